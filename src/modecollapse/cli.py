@@ -1,0 +1,57 @@
+"""The ``modecollapse`` command line: a thin layer over the Python API.
+
+Each subcommand lives in its own module (``cli_train.py`` ...) exposing ``add_parser`` and
+``run``; this file only dispatches and turns user errors into one line and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from .errors import ConfigError
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports bad options as one line naming the fix, then exits 2."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _subcommands():
+    from . import cli_train
+
+    return [cli_train]
+
+
+def build_parser() -> Parser:
+    from . import __version__
+
+    parser = Parser(
+        prog="modecollapse",
+        description="Reproduce, measure, detect and cure mode collapse in generative models.",
+    )
+    parser.add_argument("--version", action="version", version=f"modecollapse {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for module in _subcommands():
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigError as err:
+        sys.stderr.write(f"modecollapse {args.command}: error: {err}\n")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Name -> component registries and typed ``key=value`` parameter parsing.
+
+Losses, datasets, techniques and metrics register themselves under short names; the CLI
+draws its choices from these registries, so adding a component never means editing the
+trainer or the command line.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+from .errors import ConfigError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A mapping from short names to components, with helpful errors for unknown names."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def deco(obj: T) -> T:
+            self.add(name, obj)
+            return obj
+
+        return deco
+
+    def add(self, name: str, obj: T) -> None:
+        if name in self._items:
+            raise ValueError(f"{self.kind} {name!r} is registered twice")
+        self._items[name] = obj
+
+    def get(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, self._items, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"unknown {self.kind} {name!r}{hint}; choose one of: {', '.join(self.names())}."
+            ) from None
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self._items.items())
+
+
+def _convert(value: str, typ: Any, key: str, owner: str) -> Any:
+    origin = typing.get_origin(typ)
+    if origin is typing.Literal:
+        choices = typing.get_args(typ)
+        if value not in choices:
+            raise ConfigError(
+                f"{owner}: {key}={value!r} is not allowed; choose one of: {', '.join(map(str, choices))}."
+            )
+        return value
+    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        if value.lower() in ("none", "null") and len(args) < len(typing.get_args(typ)):
+            return None
+        return _convert(value, args[0], key, owner)
+    try:
+        if typ is bool:
+            low = value.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if typ is int:
+            return int(value)
+        if typ is float:
+            return float(value)
+        if typ is str:
+            return value
+    except ValueError:
+        raise ConfigError(f"{owner}: {key}={value!r} is not a valid {typ.__name__}.") from None
+    raise TypeError(f"unsupported parameter type {typ!r} for {owner}.{key}")
+
+
+def params_from_strings(cls: type[T], pairs: dict[str, str], owner: str) -> T:
+    """Builds the parameter dataclass ``cls`` from ``{"key": "value"}`` strings.
+
+    Unknown keys and unconvertible values raise :class:`ConfigError` naming the valid keys.
+    """
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs = {}
+    for key, value in pairs.items():
+        if key not in fields:
+            valid = ", ".join(sorted(fields)) or "(none)"
+            raise ConfigError(f"{owner} has no parameter {key!r}; valid parameters: {valid}.")
+        kwargs[key] = _convert(value, hints[key], key, owner)
+    return _construct(cls, kwargs, owner)
+
+
+def params_from_dict(cls: type[T], values: dict[str, Any], owner: str) -> T:
+    """Builds ``cls`` from already-typed JSON values (as stored in ``config.json``)."""
+    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(values) - fields
+    if unknown:
+        valid = ", ".join(sorted(fields)) or "(none)"
+        raise ConfigError(f"{owner} has no parameter {sorted(unknown)[0]!r}; valid parameters: {valid}.")
+    return _construct(cls, dict(values), owner)
+
+
+def _construct(cls: type[T], kwargs: dict[str, Any], owner: str) -> T:
+    obj = cls(**kwargs)
+    check = getattr(obj, "validate", None)
+    if check is not None:
+        try:
+            check()
+        except ConfigError as err:
+            raise ConfigError(f"{owner}: {err}") from None
+    return obj
+
+
+def parse_pairs(text: str, owner: str) -> dict[str, str]:
+    """Parses ``"a=1,b=2"`` into ``{"a": "1", "b": "2"}``; an empty string gives ``{}``."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in part:
+            raise ConfigError(f"{owner}: {part!r} is not of the form key=value.")
+        key, value = part.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if not key:
+            raise ConfigError(f"{owner}: {part!r} has an empty key; write key=value.")
+        out[key] = value.strip()
+    return out
+
+
+def describe_params(cls: type) -> str:
+    """``"m=4, where='d'"``: the parameters of a dataclass with their defaults, for --help."""
+    parts = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else "?"
+        parts.append(f"{f.name}={default}")
+    return ", ".join(parts)
