@@ -144,7 +144,8 @@ def d_step(run: Run) -> torch.Tensor:
     d_real, d_fake = run.D(real), run.D(fake)
     real_t, fake_t = 1.0, 0.0
     for hook in hooks["d_targets"]:
-        real_t, fake_t = hook(run, real_t, fake_t, n)
+        # one target per verdict: fewer than n when D judges several samples at once (packing)
+        real_t, fake_t = hook(run, real_t, fake_t, d_real.shape[0])
     loss = run.loss.d_loss(d_real, d_fake, real_t, fake_t)
     if hooks["d_terms"]:
         batch = DBatch(real, fake, d_real, d_fake)

@@ -109,6 +109,7 @@ class Technique:
         return fake
 
     def d_targets(self, run: "Run", real_target: Any, fake_target: Any, batch: int) -> tuple[Any, Any]:
+        """``batch`` is the number of D's verdicts (n, or n / m when D judges packs of m)."""
         return real_target, fake_target
 
     def d_terms(self, run: "Run", batch: DBatch) -> dict[str, torch.Tensor]:
