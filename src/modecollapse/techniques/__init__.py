@@ -2,7 +2,16 @@
 
 Importing this package registers every built-in technique.
 """
-from . import penalties, weight_clip  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    batch_aware,
+    data_side,
+    dynamics,
+    generator_objectives,
+    mixture,
+    penalties,
+    spectral_norm,
+    weight_clip,
+)
 from .base import DBatch, GBatch, HookTable, Technique, TECHNIQUES, register
 
 __all__ = ["DBatch", "GBatch", "HookTable", "TECHNIQUES", "Technique", "register"]
