@@ -6,6 +6,7 @@ Each subcommand lives in its own module (``cli_train.py`` ...) exposing ``add_pa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import NoReturn
 
@@ -23,9 +24,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def _subcommands():
-    from . import cli_train
+    from . import cli_measure, cli_train
 
-    return [cli_train]
+    return [cli_train, cli_measure]
 
 
 def build_parser() -> Parser:
@@ -51,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         sys.stderr.write(f"modecollapse {args.command}: error: {err}\n")
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,7 +45,7 @@ class Benchmark:
     name: ClassVar[str] = "benchmark"
     dim: int
     num_modes: int
-    weights: torch.Tensor  # (num_modes,)
+    weights: torch.Tensor  # (num_modes,) float64
 
     def sample(self, n: int, generator: torch.Generator, weights: torch.Tensor | None = None) -> torch.Tensor:
         """Draws ``n`` samples, (n, dim) float32. ``weights`` overrides the mode weights (curricula)."""
@@ -76,7 +76,8 @@ class GaussianMixture(Benchmark):
         self.stds = stds.float()
         k, self.dim = self.centers.shape
         self.num_modes = k
-        self.weights = torch.full((k,), 1.0 / k) if weights is None else (weights / weights.sum()).float()
+        w = torch.ones(k, dtype=torch.float64) if weights is None else weights.double()
+        self.weights = w / w.sum()
         self.radii = torch.tensor([hq_radius(float(s), self.dim) for s in self.stds])
 
     def sample_modes(self, modes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

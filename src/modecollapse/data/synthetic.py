@@ -158,7 +158,7 @@ class ParallelLines(Benchmark):
         self.ys = (torch.arange(count, dtype=torch.float32) - (count - 1) / 2) * spacing
         self.half = length / 2
         self.std = std
-        self.weights = torch.full((count,), 1.0 / count)
+        self.weights = torch.full((count,), 1.0 / count, dtype=torch.float64)
         self.radius = hq_radius(std, 2)
 
     def sample_modes(self, modes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -1,0 +1,141 @@
+"""``modecollapse train`` on the command line: output contract and every bad-input path."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from modecollapse.cli import main
+
+TINY = ["--steps", "20", "--batch-size", "32", "--g-width", "16", "--d-width", "16", "--g-depth", "1",
+        "--d-depth", "1", "--eval-every", "10", "--eval-samples", "100", "--checkpoint-every", "10", "--quiet"]
+
+
+def run_cli(capsys, *args):
+    """Runs the CLI in-process; argparse's own errors exit through SystemExit."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_json_summary(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "train", "--data", "ring", "--loss", "hinge", "--seed", "1", "--out", str(tmp_path / "r"), "--json", *TINY)
+    assert code == 0
+    summary = json.loads(out)
+    assert {"modes", "num_modes", "hq_fraction", "reverse_kl", "status", "steps", "wall_seconds"} <= set(summary)
+    assert summary["num_modes"] == 8 and summary["steps"] == 20 and summary["status"] == "ok"
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["loss"] == "hinge"
+
+
+def test_data_args_and_technique_options_reach_the_config(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "train", "--data", "ring", "--data-arg", "modes=5", "--data-arg", "radius=1,std=0.01",
+                           "--gp", "kind=r1,weight=0.5", "--dry-run", *TINY)
+    assert code == 0
+    cfg = json.loads(out)
+    assert cfg["data_args"] == {"modes": 5, "radius": 1.0, "std": 0.01}
+    assert cfg["techniques"] == [{"name": "gp", "params": {"kind": "r1", "weight": 0.5, "interval": 1}}]
+
+
+def test_preset_then_explicit_option_wins(capsys):
+    code, out, _ = run_cli(capsys, "train", "--preset", "recommended", "--steps", "7", "--dry-run")
+    cfg = json.loads(out)
+    assert code == 0 and cfg["steps"] == 7 and cfg["techniques"][0]["params"]["kind"] == "r1"
+
+
+def test_config_file_reruns_a_run(capsys, tmp_path):
+    run_cli(capsys, "train", "--out", str(tmp_path / "a"), "--json", *TINY)
+    first = json.loads((tmp_path / "a" / "summary.json").read_text())
+    code, out, _ = run_cli(capsys, "train", "--config", str(tmp_path / "a" / "config.json"), "--out", str(tmp_path / "b"), "--json", "--quiet")
+    assert code == 0 and json.loads(out)["counts"] == first["counts"]
+
+
+def test_resume_on_the_command_line(capsys, tmp_path):
+    run_cli(capsys, "train", "--out", str(tmp_path / "a"), *TINY)
+    code, out, _ = run_cli(capsys, "train", "--resume", str(tmp_path / "a"), "--steps", "30", "--json", "--quiet")
+    assert code == 0 and json.loads(out)["steps"] == 30
+
+
+BAD = [
+    (["--loss", "nonsense"], "unknown loss 'nonsense'"),
+    (["--data", "nonsense"], "invalid choice"),
+    (["--steps", "0"], "--steps must be positive"),
+    (["--steps", "-5"], "--steps must be positive"),
+    (["--steps", "ten"], "invalid int value"),
+    (["--data-arg", "modes"], "not of the form key=value"),
+    (["--data-arg", "colour=red"], "has no parameter 'colour'"),
+    (["--data-arg", "modes=many"], "is not a valid int"),
+    (["--data-arg", "std=-1"], "std must be positive"),
+    (["--gp", "kind=r9"], "choose one of: wgan-gp, r1, r2, dragan"),
+    (["--d-norm", "group"], "unknown discriminator normalisation"),
+    (["--beta1", "1.5"], "--beta1 must lie in [0, 1)"),
+]
+
+
+@pytest.mark.parametrize("extra,message", BAD, ids=[" ".join(b[0]) for b in BAD])
+def test_bad_input_one_line_exit_2_nothing_written(capsys, tmp_path, extra, message):
+    out = tmp_path / "never"
+    code, _, err = run_cli(capsys, "train", *TINY, *extra, "--out", str(out))
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_missing_out_and_unwritable_out(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", *TINY)
+    assert code == 2 and "--out DIR is required" in err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run_cli(capsys, "train", *TINY, "--out", str(blocker / "run"))
+    assert code == 2 and "cannot write to output directory" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_read_only_out(capsys, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    code, _, err = run_cli(capsys, "train", *TINY, "--out", str(ro / "run"))
+    assert code == 2 and "cannot write" in err
+
+
+def test_corrupt_checkpoint_on_resume(capsys, tmp_path):
+    run_cli(capsys, "train", "--out", str(tmp_path / "a"), *TINY)
+    (tmp_path / "a" / "checkpoint.pt").write_bytes(b"this is not a checkpoint")
+    before = sorted(p.name for p in (tmp_path / "a").iterdir())
+    code, _, err = run_cli(capsys, "train", "--resume", str(tmp_path / "a"), "--steps", "30")
+    assert code == 2 and "corrupt or unreadable" in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == before
+
+
+def test_resume_of_a_directory_without_a_run(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", "--resume", str(tmp_path), "--steps", "30")
+    assert code == 2 and "does not exist" in err
+
+
+def test_diverged_run_exits_non_zero(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "train", *TINY, "--lr-g", "1e30", "--lr-d", "1e30", "--beta1", "0", "--loss", "lsgan",
+                             "--out", str(tmp_path / "nan"), "--json")
+    assert code == 1
+    assert json.loads(out)["status"] == "diverged"
+    assert "non-finite" in err
+
+
+def test_subprocess_prints_no_traceback(tmp_path):
+    """The installed entry point: one line, exit 2, for an error raised deep inside."""
+    proc = subprocess.run([sys.executable, "-m", "modecollapse", "train", "--loss", "wgan-qp", "--out", str(tmp_path / "x")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("modecollapse train: error: unknown loss 'wgan-qp' (did you mean 'wgan-gp'?); "
+                                   "choose one of: minimax, nonsaturating, wgan, wgan-gp, lsgan, hinge.")
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_lists_registry_choices(capsys):
+    code, text, _ = run_cli(capsys, "train", "--help")
+    assert code == 0
+    for word in ("ring", "grid", "highdim", "wgan-gp", "hinge", "--gp", "--preset", "vanilla", "recommended", "--resume"):
+        assert word in text

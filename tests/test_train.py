@@ -1,0 +1,124 @@
+"""Trainer: determinism, resume equivalence, divergence handling, run directory contents."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from modecollapse import TrainConfig, build_run, train
+from modecollapse.errors import ConfigError
+from modecollapse.rundir import load_checkpoint
+
+
+def final_weights(out):
+    state = load_checkpoint(out)
+    return state["G"], state["D"]
+
+
+def assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_run_directory_contents(tiny_cfg, tmp_path):
+    out = tmp_path / "run"
+    summary = train(tiny_cfg, out, progress=False)
+    for name in ("config.json", "metrics.jsonl", "summary.json", "samples.npy", "checkpoint.pt", "samples.png", "modes.png"):
+        assert (out / name).is_file(), name
+    for key, typ in [("modes", int), ("num_modes", int), ("hq_fraction", float), ("reverse_kl", float),
+                     ("status", str), ("steps", int), ("wall_seconds", float)]:
+        assert isinstance(summary[key], typ), key
+    assert summary["status"] == "ok" and summary["steps"] == 30 and summary["num_modes"] == 8
+    assert json.loads((out / "summary.json").read_text()) == summary
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [10, 20, 30]
+    assert np.load(out / "samples.npy").shape == (200, 2)
+    # config.json is fully resolved: dataset defaults written out, and reloadable
+    saved = TrainConfig.load(out / "config.json")
+    assert saved.data_args == {"modes": 8, "radius": 2.0, "std": 0.02}
+
+
+def test_same_seed_same_result_and_config_json_reproduces(tiny_cfg, tmp_path):
+    s1 = train(tiny_cfg, tmp_path / "a", progress=False)
+    s2 = train(TrainConfig.load(tmp_path / "a" / "config.json"), tmp_path / "b", progress=False)
+    assert_same_state(final_weights(tmp_path / "a")[0], final_weights(tmp_path / "b")[0])
+    assert s1["counts"] == s2["counts"]
+    s3 = train(dataclasses.replace(tiny_cfg, seed=4), tmp_path / "c", progress=False)
+    g3 = final_weights(tmp_path / "c")[0]
+    assert not all(torch.equal(g3[k], final_weights(tmp_path / "a")[0][k]) for k in g3)
+    assert s3["seed"] == 4
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "wgan", "wgan-gp"])
+def test_resume_reaches_the_uninterrupted_result(tiny_cfg, tmp_path, loss):
+    cfg = dataclasses.replace(tiny_cfg, loss=loss, n_critic=2)
+    full = train(cfg, tmp_path / "full", progress=False)
+    part = train(cfg, tmp_path / "part", progress=False, stop_after=20)
+    assert part["status"] == "interrupted" and part["steps"] == 20
+    resumed = train(cfg, tmp_path / "part", resume=True, progress=False)
+    assert resumed["steps"] == 30 and resumed["status"] == "ok"
+    for a, b in zip(final_weights(tmp_path / "full"), final_weights(tmp_path / "part")):
+        assert_same_state(a, b)
+    assert resumed["counts"] == full["counts"]
+    steps = [json.loads(x)["step"] for x in (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [10, 20, 30]
+
+
+def test_resume_after_a_crash_between_checkpoints(tiny_cfg, tmp_path):
+    """A crash at step 25 with checkpoints every 10: the evaluation at step 25 was written,
+    the checkpoint is from step 20. Resuming replays 21..30 and keeps metrics.jsonl clean."""
+    cfg = dataclasses.replace(tiny_cfg, eval_every=5, checkpoint_every=10)
+    train(cfg, tmp_path / "full", progress=False)
+    train(cfg, tmp_path / "r", progress=False, stop_after=25)
+    assert load_checkpoint(tmp_path / "r")["step"] == 20
+    train(cfg, tmp_path / "r", resume=True, progress=False)
+    steps = [json.loads(x)["step"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [5, 10, 15, 20, 25, 30]
+    for a, b in zip(final_weights(tmp_path / "full"), final_weights(tmp_path / "r")):
+        assert_same_state(a, b)
+
+
+def test_extend_a_finished_run(tiny_cfg, tmp_path):
+    train(tiny_cfg, tmp_path / "r", progress=False)
+    with pytest.raises(ConfigError, match="already has 30 steps"):
+        train(tiny_cfg, tmp_path / "r", resume=True, progress=False)
+    longer = train(dataclasses.replace(tiny_cfg, steps=40), tmp_path / "r", resume=True, progress=False)
+    assert longer["steps"] == 40
+
+
+def test_nan_loss_stops_with_status_diverged(tiny_cfg, tmp_path):
+    cfg = dataclasses.replace(tiny_cfg, lr_g=1e30, lr_d=1e30, beta1=0.0, loss="lsgan")
+    summary = train(cfg, tmp_path / "nan", progress=False)
+    assert summary["status"] == "diverged"
+    assert "non-finite" in summary["message"]
+    assert summary["steps"] < 30
+    assert json.loads((tmp_path / "nan" / "summary.json").read_text())["status"] == "diverged"
+
+
+def test_existing_run_is_not_overwritten_silently(tiny_cfg, tmp_path):
+    train(tiny_cfg, tmp_path / "r", progress=False)
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(tiny_cfg, tmp_path / "r", progress=False)
+    train(tiny_cfg, tmp_path / "r", progress=False, overwrite=True)
+
+
+def test_implied_technique_is_resolved_once(tiny_cfg):
+    run = build_run(dataclasses.replace(tiny_cfg, loss="wgan-gp"))
+    assert [t.name for t in run.cfg.techniques] == ["gp"]
+    again = build_run(run.cfg)  # reloading the resolved config adds nothing
+    assert [t.name for t in again.cfg.techniques] == ["gp"]
+
+
+@pytest.mark.parametrize("norm", ["none", "batch", "layer", "instance"])
+def test_discriminator_norms_train(tiny_cfg, tmp_path, norm):
+    summary = train(dataclasses.replace(tiny_cfg, d_norm=norm, steps=10, eval_every=10), tmp_path / norm, progress=False)
+    assert summary["status"] == "ok"
+
+
+@pytest.mark.parametrize("data", ["grid", "plus", "core-outliers", "lines", "highdim"])
+def test_every_benchmark_trains(tiny_cfg, tmp_path, data):
+    cfg = dataclasses.replace(tiny_cfg, data=data, steps=5, eval_every=5, eval_samples=50)
+    summary = train(cfg, tmp_path / data, progress=False)
+    assert summary["status"] == "ok" and summary["num_modes"] == build_run(cfg).dataset.num_modes
