@@ -1,0 +1,108 @@
+"""Precision, recall, density and coverage in one pass over the distances.
+
+The four k-NN manifold metrics share their expensive parts: the k-NN radii of the real set
+(precision, density, coverage), of the fake set (recall), and one sweep over all real x fake
+distances. :func:`prdc` computes them once for all four, exactly, in blocks (see
+:mod:`modecollapse.metrics.knn`); :func:`~modecollapse.metrics.precision_recall` and
+:func:`~modecollapse.metrics.density_coverage` are the single-pair entry points.
+
+Definitions follow the ``prdc`` package of Naeem et al. (2020) to the letter: the radius of
+a sample's ball is the distance to its k-th nearest *other* sample of the same set, and a
+point is inside a ball when strictly closer than the radius.
+
+- Kynkaanniemi, Karras, Laine, Lehtinen, Aila (2019), "Improved Precision and Recall Metric
+  for Assessing Generative Models", NeurIPS.
+- Naeem, Oh, Uh, Choi, Yoo (2020), "Reliable Fidelity and Diversity Metrics for Generative
+  Models", ICML.
+
+When the generator drops modes, **recall** and **coverage** fall (real samples of the dropped
+modes have no fake sample near them); precision and density stay high as long as what it
+does produce is realistic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from ._checks import check_pair, check_positive_int
+from .knn import DEFAULT_CHUNK, cross_neighbourhoods, knn_sqdist
+
+
+@dataclass(frozen=True)
+class PRDC:
+    """The four k-NN metrics; each is None when it was not asked for. All higher is better."""
+
+    precision: float | None
+    recall: float | None
+    density: float | None
+    coverage: float | None
+    pr_k: int | None
+    dc_k: int | None
+    n_real: int
+    n_fake: int
+
+    higher_is_better: ClassVar[dict[str, bool]] = {
+        "precision": True, "recall": True, "density": True, "coverage": True,
+    }
+
+
+def radii2_from_knn(knn: torch.Tensor, k: int) -> torch.Tensor:
+    """Squared k-NN radius (n,) from :func:`knn_sqdist` output (n, >= k + 1)."""
+    return knn[:, k]
+
+
+def prdc(
+    *,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    pr_k: int | None = 3,
+    dc_k: int | None = 5,
+    chunk_size: int = DEFAULT_CHUNK,
+    device: str | torch.device | None = None,
+    real_knn: torch.Tensor | None = None,
+) -> PRDC:
+    """Precision and recall with ``pr_k`` neighbours, density and coverage with ``dc_k``.
+
+    ``real`` (n_real, d) and ``fake`` (n_fake, d) are features; pass ``pr_k=None`` or
+    ``dc_k=None`` to skip a pair. ``real_knn`` (n_real, >= k + 1) are squared real k-NN
+    distances from :func:`~modecollapse.metrics.knn.knn_sqdist` computed earlier (for
+    instance loaded with ``--real-stats``); they save one of the three distance sweeps.
+    Precision is the fraction of fake samples inside at least one real ball; recall the
+    fraction of real samples inside at least one fake ball; density the mean number of real
+    balls holding a fake sample divided by k (about 1 when the two sets match, above 1 for
+    fakes crowding dense real regions); coverage the fraction of real balls holding at
+    least one fake sample.
+    """
+    if pr_k is None and dc_k is None:
+        raise ValueError("prdc needs pr_k or dc_k (or both)")
+    ks = [k for k in (pr_k, dc_k) if k is not None]
+    for k in ks:
+        check_positive_int(k, "k (nearest neighbours)")
+    kmax = max(ks)
+    need = kmax + 1
+    why = f"k = {kmax} neighbours need k + 1 samples per set"
+    check_pair(real, fake, min_real=need, min_fake=(pr_k + 1) if pr_k else 1, why=why)
+    check_positive_int(chunk_size, "chunk_size")
+
+    if real_knn is None or real_knn.shape[1] < need or len(real_knn) != len(real):
+        real_knn = knn_sqdist(real, k=kmax, chunk_size=chunk_size, device=device)
+    real_cols = [radii2_from_knn(real_knn, k) for k in ks]
+    fake_r2 = None
+    if pr_k is not None:
+        fake_r2 = radii2_from_knn(knn_sqdist(fake, k=pr_k, chunk_size=chunk_size, device=device), pr_k)[:, None]
+    cross = cross_neighbourhoods(
+        real=real, fake=fake, real_radii2=torch.stack(real_cols, dim=1), fake_radii2=fake_r2,
+        real_nearest=1 if dc_k is not None else 0, chunk_size=chunk_size, device=device,
+    )
+    precision = recall = density = coverage = None
+    if pr_k is not None:
+        precision = float((cross.fake_in_real_balls[:, 0] > 0).double().mean())
+        recall = float((cross.real_in_fake_balls[:, 0] > 0).double().mean())
+    if dc_k is not None:
+        col = len(ks) - 1
+        density = float(cross.fake_in_real_balls[:, col].double().sum() / (dc_k * len(fake)))
+        r2 = real_cols[col].cpu()
+        coverage = float((cross.real_nearest_fake[:, 0] < r2.to(cross.real_nearest_fake.dtype)).double().mean())
+    return PRDC(precision, recall, density, coverage, pr_k, dc_k, len(real), len(fake))
