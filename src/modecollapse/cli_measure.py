@@ -1,0 +1,257 @@
+"""``modecollapse measure``: collapse-aware metrics of any generator's samples against real data."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .data import DATASETS
+from .data.base import Benchmark, GaussianMixture
+from .errors import ConfigError
+from .measure import METRICS, Inputs, MeasureParams, default_metrics, measure
+from .registry import describe_params, params_from_strings, parse_pairs
+
+# option -> (MeasureParams field, type, help); defaults shown come from MeasureParams
+_PARAM_OPTIONS = [
+    ("--pr-k", "pr_k", int, "neighbours k of precision and recall (Kynkaanniemi et al.: 3)"),
+    ("--dc-k", "dc_k", int, "neighbours k of density and coverage (Naeem et al.: 5)"),
+    ("--kid-subsets", "kid_subsets", int, "KID: number of random subsets averaged"),
+    ("--kid-subset-size", "kid_subset_size", int, "KID: samples per subset and side (default min(1000, n_real, n_fake))"),
+    ("--kid-degree", "kid_degree", int, "KID: degree of the polynomial kernel"),
+    ("--kid-gamma", "kid_gamma", float, "KID: kernel scale gamma in (gamma x.y + coef0)^degree (default 1/d)"),
+    ("--kid-coef0", "kid_coef0", float, "KID: kernel offset coef0"),
+    ("--vendi-kernel", "vendi_kernel", str, "Vendi kernel: cosine, linear or rbf (rbf needs --vendi-bandwidth)"),
+    ("--vendi-order", "vendi_order", float, "Vendi order q: 0, 0.5, 1 (Shannon), 2, inf ..."),
+    ("--vendi-bandwidth", "vendi_bandwidth", float, "Vendi rbf bandwidth: the distance below which samples are alike"),
+    ("--vendi-max-exact", "vendi_max_exact", int, "Vendi rbf: largest n scored exactly; above, a seeded subset of this size"),
+    ("--ndb-bins", "ndb_bins", int, "NDB: number of k-means bins K fitted on the real set"),
+    ("--ndb-alpha", "ndb_alpha", float, "NDB: significance level of the per-bin two-proportion z-test"),
+    ("--ndb-max-iter", "ndb_max_iter", int, "NDB: k-means Lloyd iterations at most"),
+    ("--birthday-batch-size", "birthday_batch_size", int, "birthday: batch size s in which duplicates are sought"),
+    ("--birthday-threshold", "birthday_threshold", float, "birthday: duplicate distance (default: the real quantile below)"),
+    ("--birthday-quantile", "birthday_quantile", float, "birthday: quantile of real within-batch distances used as threshold"),
+    ("--mi-k", "mi_k", int, "mutual information: neighbours k of the KSG estimator"),
+    ("--memorisation-ratio", "memorisation_ratio", float, "memorisation: a fake copies a real sample when d1/d2 < ratio"),
+    ("--seed", "seed", int, "seed of every random choice (KID subsets, k-means, birthday batches, Vendi subset)"),
+    ("--chunk-size", "chunk_size", int, "rows per block of the exact blockwise distance computations"),
+    ("--device", "device", str, "cpu or cuda[:N] for the distance computations"),
+]
+
+
+def _metrics_epilog() -> str:
+    width = max(len(n) for n in METRICS)
+    lines = ["metrics (JSON key: direction - meaning):"]
+    for name, spec in METRICS.items():
+        arrow = "higher is better" if spec.higher_is_better else "lower is better "
+        lines.append(f"  {name:<{width}}  {arrow}  {spec.summary}")
+    lines += [
+        "",
+        "Without --metrics: " + ", ".join(default_metrics(Inputs(fake=torch.zeros(1, 1), real=torch.zeros(1, 1))))
+        + " (plus mutual_info with --latent and modes with a mode source).",
+        "FILE: .npy, .npz (FILE.npz:KEY to pick an array), a torch.save tensor file (read with weights_only=True),",
+        "or a folder of images (pixels in [0, 1] as features unless --extractor maps them).",
+        "Exit codes: 0 done, 2 bad input (one line on stderr; no output file is written).",
+    ]
+    return "\n".join(lines)
+
+
+def add_parser(sub) -> None:
+    defaults = MeasureParams()
+    p = sub.add_parser(
+        "measure",
+        help="measure samples against real data with collapse-aware metrics",
+        description="Compare a generator's samples (or their features) with real data: fidelity "
+        "(precision, density), diversity (recall, coverage, Vendi, birthday support), distances (FID, KID, "
+        "NDB), copying (memorisation), latent use (mutual_info) and mode counts. Dropped modes show as "
+        "falling recall, coverage, vendi and birthday, and rising ndb.",
+        epilog=_metrics_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g = p.add_argument_group("inputs")
+    g.add_argument("--real", metavar="FILE", help="real samples or features (the reference; training set for memorisation)")
+    g.add_argument("--fake", metavar="FILE", required=True, help="generated samples or features")
+    g.add_argument("--latent", metavar="FILE", help="latent codes behind --fake, row for row (for mutual_info)")
+    g.add_argument("--real-stats", type=Path, metavar="FILE",
+                   help="cache of the real side (k-NN radii, mean and covariance): read when it exists, written "
+                   "otherwise; with it --real may be left out for fid")
+    g.add_argument("--extractor", metavar="SPEC",
+                   help="feature extractor applied to both sets: identity (default), a TorchScript file, or module:function")
+    g.add_argument("--image-size", type=int, metavar="N", help="resize images of a folder to N x N")
+    g.add_argument("--image-mode", default="RGB", choices=["RGB", "L"], help="image channels read from a folder (default RGB)")
+    g.add_argument("--batch-size", type=int, default=256, metavar="N", help="batch size of the feature extractor (default 256)")
+
+    m = p.add_argument_group("metrics and their parameters")
+    m.add_argument("--metrics", metavar="A,B,...", help=f"comma-separated, from: {', '.join(METRICS.names())}")
+    m.add_argument("--nearest-k", type=int, metavar="K",
+                   help="k of all four k-NN metrics at once (as in the prdc package); --pr-k / --dc-k override it")
+    for flag, field, typ, text in _PARAM_OPTIONS:
+        default = getattr(defaults, field)
+        shown = "auto" if default is None else (round(default, 4) if isinstance(default, float) else default)
+        m.add_argument(flag, dest=field, type=typ, default=None, help=f"{text} (default {shown})")
+
+    md = p.add_argument_group("mode statistics (one source of modes)")
+    md.add_argument("--modes-from", metavar="NAME", help=f"benchmark whose modes to count: {', '.join(DATASETS.names())}")
+    data_help = "; ".join(f"{n}: {describe_params(c)}" for n, c in DATASETS.items())
+    md.add_argument("--modes-arg", action="append", default=[], metavar="KEY=VALUE",
+                    help=f"benchmark parameter for --modes-from, repeatable. Parameters - {data_help}")
+    md.add_argument("--modes-centres", metavar="FILE", help="mode centres (k, d) as a FILE; with --modes-std")
+    md.add_argument("--modes-std", type=float, metavar="S", help="per-axis standard deviation of every mode of --modes-centres")
+    md.add_argument("--mode-classifier", metavar="SPEC", help="TorchScript file or module:function mapping samples to class scores or labels")
+    md.add_argument("--num-modes", type=int, metavar="K", help="classes of a --mode-classifier that returns labels")
+    md.add_argument("--mode-confidence", type=float, default=0.0, metavar="P",
+                    help="a classified sample is high quality when its class probability >= P (default 0)")
+
+    o = p.add_argument_group("output")
+    o.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+    o.add_argument("--out", type=Path, metavar="FILE", help="also write the JSON result to FILE (atomically)")
+    o.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(handler=run)
+
+
+def params_from_args(args: argparse.Namespace) -> MeasureParams:
+    values: dict[str, Any] = {}
+    if args.nearest_k is not None:
+        values["pr_k"] = values["dc_k"] = args.nearest_k
+    for _, field, _, _ in _PARAM_OPTIONS:
+        if getattr(args, field) is not None:
+            values[field] = getattr(args, field)
+    params = MeasureParams(**values)
+    params.validate()
+    return params
+
+
+def metric_names(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"--metrics is empty; choose from: {', '.join(METRICS.names())}.")
+    for n in names:
+        METRICS.get(n)  # unknown -> one sentence naming the choices
+    return names
+
+
+def _modes(args: argparse.Namespace, dim: int) -> tuple[Benchmark | None, str]:
+    from .features import load_callable
+    from .measure_io import load_raw
+    from .metrics.classifier_modes import ClassifierModes
+
+    given = [x for x in (args.modes_from, args.modes_centres, args.mode_classifier) if x]
+    if len(given) > 1:
+        raise ConfigError("give one source of modes: --modes-from, --modes-centres or --mode-classifier.")
+    if args.modes_arg and not args.modes_from:
+        raise ConfigError("--modes-arg sets parameters of --modes-from NAME; give --modes-from too.")
+    if args.modes_from:
+        pairs: dict[str, str] = {}
+        for item in args.modes_arg:
+            pairs.update(parse_pairs(item, "--modes-arg"))
+        cls = DATASETS.get(args.modes_from)
+        bench = params_from_strings(cls, pairs, f"dataset {args.modes_from!r}").build()
+        return bench, f"{args.modes_from} {pairs}" if pairs else args.modes_from
+    if args.modes_centres:
+        if args.modes_std is None or not args.modes_std > 0:
+            raise ConfigError("--modes-centres needs --modes-std S > 0, the per-axis std of every mode.")
+        centres = load_raw(args.modes_centres).double()
+        if centres.ndim != 2 or len(centres) == 0 or not torch.isfinite(centres).all():
+            raise ConfigError(f"{args.modes_centres} must hold finite mode centres of shape (k, d), got {tuple(centres.shape)}.")
+        bench = GaussianMixture(centres, torch.full((len(centres),), float(args.modes_std)))
+        return bench, f"centres {args.modes_centres} std {args.modes_std}"
+    if args.mode_classifier:
+        fn = load_callable(args.mode_classifier, what="mode classifier")
+        return (ClassifierModes(fn, dim=dim, num_modes=args.num_modes, confidence=args.mode_confidence),
+                f"classifier {args.mode_classifier}")
+    return None, ""
+
+
+def _load_inputs(args: argparse.Namespace, params: MeasureParams) -> Inputs:
+    from .features import resolve_extractor
+    from .measure_io import load_features
+    from .metrics.reference import ReferenceStats, fingerprint
+
+    extractor = None if args.extractor in (None, "identity") else resolve_extractor(args.extractor)
+    kw = dict(extractor=extractor, image_size=args.image_size, image_mode=args.image_mode,
+              batch_size=args.batch_size, device=params.device)
+    fake = load_features(args.fake, name="fake", **kw)  # type: ignore[arg-type]
+    real = load_features(args.real, name="real", **kw) if args.real else None  # type: ignore[arg-type]
+    latent = None
+    if args.latent:
+        latent = load_features(args.latent, name="latent")
+    reference = None
+    if args.real_stats is not None:
+        if args.real_stats.exists():
+            reference = ReferenceStats.load(args.real_stats)
+            if real is not None:
+                reference.check_matches(real, args.real_stats)
+        elif real is None:
+            raise ConfigError(f"{args.real_stats} does not exist yet; pass --real FILE once to compute and save it.")
+        else:
+            reference = ReferenceStats(n=len(real), dim=real.shape[1], fingerprint=fingerprint(real), changed=True)
+    modes, source = _modes(args, fake.shape[1])
+    return Inputs(fake=fake, real=real, latent=latent, modes=modes, modes_source=source, reference=reference)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if v is None:
+        return "n/a"
+    return str(v)
+
+
+def _human(result: dict[str, Any]) -> str:
+    skip = {"higher_is_better", "params", "n_real", "n_fake", "dim", "device", "seconds", "mode_counts"}
+    lines = [f"{result['n_fake']} fake vs {result['n_real'] if result['n_real'] is not None else 'stats of'} real, "
+             f"{result['dim']} features"]
+    hib = result["higher_is_better"]
+    for key, value in result.items():
+        if key in skip:
+            continue
+        direction = ""
+        if key in hib:
+            direction = "(higher is better)" if hib[key] else "(lower is better)"
+        params = result["params"].get(key)
+        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in (params or {}).items())
+        lines.append(f"  {key:<28} {_fmt(value):>12}  {direction}{'  ' + shown if shown else ''}")
+    return "\n".join(lines)
+
+
+def _to_json(result: dict[str, Any]) -> str:
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(result))
+
+
+def run(args: argparse.Namespace) -> int:
+    params = params_from_args(args)
+    names = metric_names(args.metrics)
+    if args.out is not None and (args.out.is_dir() or not args.out.parent.is_dir()):
+        raise ConfigError(f"cannot write --out {args.out}: give a file path inside an existing folder.")
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}.")
+    inputs = _load_inputs(args, params)
+    show = not args.quiet and sys.stderr.isatty()
+    progress = (lambda name: sys.stderr.write(f"measuring {name} ...\n")) if show else None
+    result = measure(inputs, params, names, progress=progress)
+    text = _to_json(result)
+    if args.real_stats is not None and inputs.reference is not None and (
+        inputs.reference.changed or not args.real_stats.exists()
+    ):
+        inputs.reference.save(args.real_stats)
+    if args.out is not None:
+        from .rundir import atomic_write
+
+        atomic_write(args.out, lambda tmp: Path(tmp).write_text(text + "\n"))
+    print(text if args.json else _human(result))
+    return 0

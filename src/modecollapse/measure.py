@@ -1,0 +1,330 @@
+"""Measuring a generator's samples against real data: the metric registry and one call.
+
+Each metric registers a :class:`MetricSpec` in :data:`METRICS` under the name its JSON key
+carries (``precision``, ``fid``, ``vendi`` ...); ``modecollapse measure --metrics`` draws its
+choices from this registry. :func:`measure` runs the requested metrics on feature tensors
+and returns one JSON-ready dict: the values, each metric's parameters as used, directions
+and timings. Shared work is done once per call: the four k-NN metrics share one distance
+sweep, and the real side's k-NN radii and moments can come from :class:`ReferenceStats`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from .data.base import Benchmark
+from .errors import ConfigError
+from .metrics._checks import check_features, check_positive_int, compute_dtype, resolve_device
+from .metrics.birthday import birthday
+from .metrics.fid import frechet_distance, moments
+from .metrics.kid import kid
+from .metrics.knn import knn_sqdist
+from .metrics.memorisation import memorisation
+from .metrics.modes import mode_stats
+from .metrics.mutual_info import mutual_information
+from .metrics.ndb import ndb
+from .metrics.prdc import PRDC, prdc
+from .metrics.reference import ReferenceStats, fingerprint
+from .metrics.vendi import KERNELS, vendi
+from .registry import Registry
+
+
+@dataclass
+class MeasureParams:
+    """Every metric parameter; the defaults are the papers' (see ``modecollapse measure --help``)."""
+
+    pr_k: int = 3
+    dc_k: int = 5
+    kid_subsets: int = 100
+    kid_subset_size: int | None = None  # None: min(1000, n_real, n_fake)
+    kid_degree: int = 3
+    kid_gamma: float | None = None  # None: 1 / d
+    kid_coef0: float = 1.0
+    vendi_kernel: str = "cosine"
+    vendi_order: float = 1.0
+    vendi_bandwidth: float | None = None
+    vendi_max_exact: int = 5000
+    ndb_bins: int = 50
+    ndb_alpha: float = 0.05
+    ndb_max_iter: int = 50
+    birthday_batch_size: int = 256
+    birthday_threshold: float | None = None  # None: calibrated on real (birthday_quantile)
+    birthday_quantile: float = 0.001
+    mi_k: int = 3
+    memorisation_ratio: float = 1.0 / 3.0
+    seed: int = 0
+    chunk_size: int = 2048
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        for name in ("pr_k", "dc_k", "kid_subsets", "kid_degree", "vendi_max_exact", "ndb_max_iter", "mi_k", "chunk_size"):
+            check_positive_int(getattr(self, name), name.replace("_", "-"))
+        if self.vendi_kernel not in KERNELS:
+            raise ConfigError(f"unknown Vendi kernel {self.vendi_kernel!r}; choose one of: {', '.join(KERNELS)}.")
+        if not self.vendi_order >= 0:
+            raise ConfigError(f"the Vendi order must be >= 0 (e.g. 0, 0.5, 1, 2, inf), got {self.vendi_order}.")
+
+
+@dataclass
+class Inputs:
+    """Feature tensors (n, d) and optional extras; ``real`` may be None when stats suffice."""
+
+    fake: torch.Tensor
+    real: torch.Tensor | None = None
+    latent: torch.Tensor | None = None  # (n_fake, d_z), row i produced fake row i
+    modes: Benchmark | None = None
+    modes_source: str = ""
+    reference: ReferenceStats | None = None
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric as the command line knows it. ``compute`` returns (values, parameters used)."""
+
+    name: str
+    higher_is_better: bool
+    summary: str
+    needs: tuple[str, ...]  # of "real", "latent", "modes"
+    compute: Callable[["Session"], tuple[dict[str, Any], dict[str, Any]]]
+
+
+#: metric name (= its main JSON key) -> spec.
+METRICS: Registry[MetricSpec] = Registry("metric")
+
+
+class Session:
+    """One measurement: inputs, parameters and the work shared between metrics."""
+
+    def __init__(self, inputs: Inputs, params: MeasureParams, wanted: list[str]) -> None:
+        self.inputs = inputs
+        self.p = params
+        self.wanted = wanted
+        self._prdc: PRDC | None = None
+
+    @property
+    def real(self) -> torch.Tensor:
+        assert self.inputs.real is not None
+        return self.inputs.real
+
+    def reference(self) -> ReferenceStats:
+        if self.inputs.reference is None:
+            r = self.real
+            self.inputs.reference = ReferenceStats(n=len(r), dim=r.shape[1], fingerprint=fingerprint(r))
+        return self.inputs.reference
+
+    def prdc(self) -> PRDC:
+        if self._prdc is None:
+            pr_k = self.p.pr_k if {"precision", "recall"} & set(self.wanted) else None
+            dc_k = self.p.dc_k if {"density", "coverage"} & set(self.wanted) else None
+            kmax = max(k for k in (pr_k, dc_k) if k is not None)
+            ref = self.reference()
+            dtype = compute_dtype(self.real)
+            knn = ref.knn_for(kmax, dtype)
+            if knn is None and len(self.real) > kmax:
+                knn = knn_sqdist(self.real, k=kmax, chunk_size=self.p.chunk_size, device=self.p.device)
+                ref.knn, ref.knn_dtype, ref.changed = knn, str(dtype), True
+            self._prdc = prdc(real=self.real, fake=self.inputs.fake, pr_k=pr_k, dc_k=dc_k,
+                              chunk_size=self.p.chunk_size, device=self.p.device, real_knn=knn)
+        return self._prdc
+
+    def real_moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+        ref = self.inputs.reference
+        if ref is not None and ref.mean is not None and ref.cov is not None:
+            return ref.mean, ref.cov
+        if self.inputs.real is None:
+            raise ConfigError("fid needs --real features or a --real-stats file that holds their moments.")
+        check_features(self.real, "real", min_samples=2, why="a covariance needs 2 samples")
+        mean, cov = moments(self.real, chunk_size=self.p.chunk_size)
+        ref = self.reference()
+        ref.mean, ref.cov, ref.changed = mean, cov, True
+        return mean, cov
+
+
+def _prdc_metric(name: str, k_field: str) -> Callable[[Session], tuple[dict, dict]]:
+    def compute(s: Session) -> tuple[dict, dict]:
+        return {name: getattr(s.prdc(), name)}, {"k": getattr(s.p, k_field)}
+
+    return compute
+
+
+def _fid(s: Session) -> tuple[dict, dict]:
+    fake = s.inputs.fake
+    check_features(fake, "fake", min_samples=2, why="a covariance needs 2 samples")
+    mu_r, cov_r = s.real_moments()
+    if len(mu_r) != fake.shape[1]:
+        raise ConfigError(f"real and fake have different feature dimensions ({len(mu_r)} vs {fake.shape[1]}); "
+                          "extract both with the same feature extractor.")
+    mu_f, cov_f = moments(fake, chunk_size=s.p.chunk_size)
+    return {"fid": frechet_distance(mu_r, cov_r, mu_f, cov_f)}, {}
+
+
+def _kid(s: Session) -> tuple[dict, dict]:
+    r = kid(real=s.real, fake=s.inputs.fake, subsets=s.p.kid_subsets, subset_size=s.p.kid_subset_size,
+            degree=s.p.kid_degree, gamma=s.p.kid_gamma, coef0=s.p.kid_coef0, seed=s.p.seed, device=s.p.device)
+    params = {"subsets": r.subsets, "subset_size": r.subset_size, "degree": r.degree, "gamma": r.gamma,
+              "coef0": r.coef0, "seed": s.p.seed}
+    return {"kid": r.kid, "kid_std": r.kid_std}, params
+
+
+def _vendi(s: Session) -> tuple[dict, dict]:
+    kw = dict(order=s.p.vendi_order, kernel=s.p.vendi_kernel, bandwidth=s.p.vendi_bandwidth,
+              max_exact=s.p.vendi_max_exact, seed=s.p.seed, chunk_size=s.p.chunk_size, device=s.p.device)
+    f = vendi(samples=s.inputs.fake, **kw)  # type: ignore[arg-type]
+    values: dict[str, Any] = {"vendi": f.vendi}
+    if s.inputs.real is not None:
+        values["vendi_real"] = vendi(samples=s.real, **kw).vendi  # type: ignore[arg-type]
+    params = {"kernel": f.kernel, "order": _json_float(f.order), "bandwidth": f.bandwidth,
+              "method": f.method, "samples_used": f.n_used, "seed": s.p.seed}
+    return values, params
+
+
+def _ndb(s: Session) -> tuple[dict, dict]:
+    r = ndb(real=s.real, fake=s.inputs.fake, bins=s.p.ndb_bins, alpha=s.p.ndb_alpha, max_iter=s.p.ndb_max_iter,
+            seed=s.p.seed, chunk_size=s.p.chunk_size)
+    return ({"ndb": r.ndb, "ndb_js": r.js, "ndb_different_bins": r.different_bins},
+            {"bins": r.bins, "alpha": r.alpha, "max_iter": s.p.ndb_max_iter, "seed": s.p.seed})
+
+
+def _birthday(s: Session) -> tuple[dict, dict]:
+    r = birthday(real=s.real, fake=s.inputs.fake, threshold=s.p.birthday_threshold, quantile=s.p.birthday_quantile,
+                 batch_size=s.p.birthday_batch_size, seed=s.p.seed)
+    values = {"birthday": r.support, "birthday_real": r.support_real,
+              "birthday_duplicate_rate": r.duplicate_rate, "birthday_duplicate_rate_real": r.duplicate_rate_real}
+    params = {"threshold": r.threshold, "threshold_from": "given" if s.p.birthday_threshold is not None
+              else f"real quantile {s.p.birthday_quantile}", "batch_size": r.batch_size, "seed": s.p.seed}
+    return values, params
+
+
+def _mutual_info(s: Session) -> tuple[dict, dict]:
+    assert s.inputs.latent is not None
+    r = mutual_information(latent=s.inputs.latent, samples=s.inputs.fake, k=s.p.mi_k, device=s.p.device)
+    return {"mutual_info": r.mutual_info}, {"k": r.k, "unit": "nats"}
+
+
+def _memorisation(s: Session) -> tuple[dict, dict]:
+    ref = s.inputs.reference
+    knn = ref.knn_for(2, compute_dtype(s.real)) if ref is not None else None
+    r = memorisation(real=s.real, fake=s.inputs.fake, ratio=s.p.memorisation_ratio,
+                     chunk_size=s.p.chunk_size, device=s.p.device, real_knn=knn)
+    return ({"memorisation": r.memorisation, "memorised_count": r.count, "memorisation_real": r.real_baseline},
+            {"ratio": r.ratio})
+
+
+def _modes(s: Session) -> tuple[dict, dict]:
+    assert s.inputs.modes is not None
+    fake = s.inputs.fake
+    check_features(fake, "fake")
+    if fake.shape[1] != s.inputs.modes.dim:
+        raise ConfigError(f"the modes are {s.inputs.modes.dim}-dimensional but the fake samples have "
+                          f"{fake.shape[1]} dimensions; measure mode statistics on raw samples.")
+    st = mode_stats(samples=fake, benchmark=s.inputs.modes)
+    d = st.as_dict()
+    values = {"modes": d["modes"], "num_modes": d["num_modes"], "hq_fraction": d["hq_fraction"],
+              "reverse_kl": d["reverse_kl"], "mode_counts": d["counts"]}
+    return values, {"source": s.inputs.modes_source}
+
+
+for _spec in [
+    MetricSpec("precision", True, "fraction of fake samples inside the real k-NN manifold (fidelity; "
+               "Kynkaanniemi 2019)", ("real",), _prdc_metric("precision", "pr_k")),
+    MetricSpec("recall", True, "fraction of real samples inside the fake k-NN manifold (diversity; falls when "
+               "modes are dropped)", ("real",), _prdc_metric("recall", "pr_k")),
+    MetricSpec("density", True, "real k-NN balls holding each fake sample / k, ~1 for a match (Naeem 2020)",
+               ("real",), _prdc_metric("density", "dc_k")),
+    MetricSpec("coverage", True, "fraction of real k-NN balls holding a fake sample (falls when modes are dropped)",
+               ("real",), _prdc_metric("coverage", "dc_k")),
+    MetricSpec("fid", False, "Frechet distance of the feature Gaussians (blind to modes that keep the moments)",
+               (), _fid),
+    MetricSpec("kid", False, "unbiased MMD^2, cubic polynomial kernel, mean (kid) and std (kid_std) over subsets",
+               ("real",), _kid),
+    MetricSpec("vendi", True, "Vendi score of the fake set: effective number of modes (vendi_real: the real set's)",
+               (), _vendi),
+    MetricSpec("ndb", False, "share of k-means bins whose fake share differs (z-test); ndb_js: JS divergence",
+               ("real",), _ndb),
+    MetricSpec("birthday", True, "birthday-paradox support size of the fake set (birthday_real: the real set's)",
+               ("real",), _birthday),
+    MetricSpec("memorisation", False, "share of fake samples copying one real (training) sample: d1/d2 < ratio",
+               ("real",), _memorisation),
+    MetricSpec("mutual_info", True, "KSG estimate of I(latent; fake) in nats (needs --latent; low dimensions only)",
+               ("latent",), _mutual_info),
+    MetricSpec("modes", True, "modes captured, hq_fraction and reverse_kl (needs --modes-from, --modes-centres or "
+               "--mode-classifier)", ("modes",), _modes),
+]:
+    METRICS.add(_spec.name, _spec)
+
+#: measured when --metrics is not given (mutual_info and modes join when their inputs are there).
+DEFAULT_METRICS = ("precision", "recall", "density", "coverage", "fid", "kid", "vendi", "ndb", "birthday", "memorisation")
+
+
+def default_metrics(inputs: Inputs) -> list[str]:
+    names = list(DEFAULT_METRICS) if inputs.real is not None else ["fid", "vendi"]
+    if inputs.latent is not None:
+        names.append("mutual_info")
+    if inputs.modes is not None:
+        names.append("modes")
+    return names
+
+
+def _json_float(v: float | None) -> float | str | None:
+    return "inf" if v is not None and math.isinf(v) else v
+
+
+def _check_inputs(inputs: Inputs, names: list[str]) -> None:
+    for name in names:
+        spec = METRICS.get(name)
+        if "real" in spec.needs and inputs.real is None:
+            raise ConfigError(f"metric {name!r} needs the real features; pass --real FILE.")
+        if "latent" in spec.needs and inputs.latent is None:
+            raise ConfigError(f"metric {name!r} needs the latent codes behind the fake samples; pass --latent FILE.")
+        if "modes" in spec.needs and inputs.modes is None:
+            raise ConfigError(f"metric {name!r} needs the modes; pass --modes-from NAME, --modes-centres FILE "
+                              "or --mode-classifier SPEC.")
+    ref = inputs.reference
+    if "fid" in names and inputs.real is None and (ref is None or ref.mean is None):
+        raise ConfigError("metric 'fid' needs --real features or a --real-stats file holding their moments.")
+
+
+def measure(inputs: Inputs, params: MeasureParams, metrics: list[str] | None = None,
+            progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Runs ``metrics`` (default :func:`default_metrics`) and returns the JSON-ready result."""
+    params.validate()
+    names = list(dict.fromkeys(metrics or default_metrics(inputs)))
+    for name in names:
+        METRICS.get(name)  # unknown names fail before any work
+    _check_inputs(inputs, names)
+    resolve_device(params.device, inputs.fake)
+    check_features(inputs.fake, "fake")
+    if inputs.real is not None:
+        check_features(inputs.real, "real")
+        if inputs.real.shape[1] != inputs.fake.shape[1]:
+            raise ConfigError(f"real and fake have different feature dimensions ({inputs.real.shape[1]} vs "
+                              f"{inputs.fake.shape[1]}); extract both with the same feature extractor.")
+    session = Session(inputs, params, names)
+    out: dict[str, Any] = {}
+    used: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    for name in names:
+        if progress is not None:
+            progress(name)
+        t0 = time.perf_counter()
+        values, p = METRICS.get(name).compute(session)
+        seconds[name] = round(time.perf_counter() - t0, 3)
+        out.update(values)
+        used[name] = p
+    out["higher_is_better"] = {n: METRICS.get(n).higher_is_better for n in names}
+    out["params"] = used
+    out["n_real"] = None if inputs.real is None else len(inputs.real)
+    out["n_fake"] = len(inputs.fake)
+    out["dim"] = inputs.fake.shape[1]
+    out["device"] = params.device
+    out["seconds"] = seconds
+    return out
+
+
+def params_fields() -> list[str]:
+    return [f.name for f in dataclasses.fields(MeasureParams)]

@@ -1,0 +1,146 @@
+"""Reading the sample sets that ``modecollapse measure`` compares.
+
+A FILE is ``.npy``, ``.npz`` (one array, or ``FILE.npz:KEY``), a tensor file written by
+``torch.save`` (loaded with ``weights_only=True``, so no pickled code runs), or a folder of
+images (read with Pillow: pixels in [0, 1]; all images must share a size unless
+``image_size`` resizes them). Rows with more than one dimension are flattened, unless a
+feature extractor (see :mod:`modecollapse.features`) maps them to features first.
+Every failure is a :class:`ConfigError` that names the file.
+"""
+from __future__ import annotations
+
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+from .features import Extractor, extract
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+TENSOR_KEYS = ("features", "samples", "x", "arr_0")
+
+
+def _split_key(spec: str) -> tuple[Path, str | None]:
+    """``"a.npz:key"`` -> (a.npz, "key") when ``spec`` itself is not an existing path."""
+    if Path(spec).exists() or ":" not in spec:
+        return Path(spec), None
+    path, _, key = spec.rpartition(":")
+    return Path(path), key or None
+
+
+def _pick(named: dict, path: Path, key: str | None) -> object:
+    if key is not None:
+        if key not in named:
+            raise ConfigError(f"{path} has no array {key!r}; it holds: {', '.join(map(str, named)) or 'nothing'}.")
+        return named[key]
+    if len(named) == 1:
+        return next(iter(named.values()))
+    for k in TENSOR_KEYS:
+        if k in named:
+            return named[k]
+    raise ConfigError(
+        f"{path} holds several arrays ({', '.join(map(str, named))}); name one as {path}:KEY."
+    )
+
+
+def _to_tensor(value: object, path: Path) -> torch.Tensor:
+    if isinstance(value, np.ndarray):
+        if value.dtype == object or not (np.issubdtype(value.dtype, np.number) or value.dtype == bool):
+            raise ConfigError(f"{path} holds {value.dtype} values, not numbers.")
+        value = torch.from_numpy(np.ascontiguousarray(value))
+    if not isinstance(value, torch.Tensor):
+        raise ConfigError(f"{path} holds a {type(value).__name__}, not an array or tensor of samples.")
+    if value.ndim == 0:
+        raise ConfigError(f"{path} holds a single number, not an array of samples (n, d).")
+    return value
+
+
+def load_images(folder: Path, *, image_size: int | None = None, mode: str = "RGB") -> torch.Tensor:
+    """All images under ``folder`` (sorted, recursive) -> (n, C, H, W) float32 in [0, 1]."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:  # pragma: no cover - Pillow is a dependency
+        raise ConfigError("reading an image folder needs Pillow; pip install pillow.") from None
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise ConfigError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}); give a folder of images or an array file.")
+    arrays, first = [], None
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                im = im.convert(mode)
+                if image_size:
+                    im = im.resize((image_size, image_size), Image.BILINEAR)
+                a = np.asarray(im, dtype=np.uint8)
+        except (OSError, UnidentifiedImageError, ValueError) as err:
+            raise ConfigError(f"cannot read image {f} ({type(err).__name__}).") from None
+        if first is None:
+            first = a.shape
+        elif a.shape != first:
+            raise ConfigError(
+                f"images in {folder} differ in size ({f.name} is {a.shape[1]}x{a.shape[0]}, the first is "
+                f"{first[1]}x{first[0]}); pass --image-size N to resize them all."
+            )
+        arrays.append(a)
+    x = torch.from_numpy(np.stack(arrays)).float().div_(255.0)
+    return x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2).contiguous()  # (n, C, H, W)
+
+
+def load_raw(spec: str, *, image_size: int | None = None, image_mode: str = "RGB") -> torch.Tensor:
+    """The samples in ``spec`` as a tensor (n, ...), before feature extraction."""
+    path, key = _split_key(spec)
+    if path.is_dir():
+        return load_images(path, image_size=image_size, mode=image_mode)
+    if not path.is_file():
+        raise ConfigError(f"no such file or folder: {path}.")
+    if path.stat().st_size == 0:
+        raise ConfigError(f"{path} is empty.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            value: object = np.load(path, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                value = _pick({k: z[k] for k in z.files}, path, key)
+        else:
+            with warnings.catch_warnings():  # the error below is the one line the user sees
+                warnings.simplefilter("ignore")
+                value = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(value, dict):
+                value = _pick(value, path, key)
+    except ConfigError:
+        raise
+    except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, KeyError) as err:
+        kind = {".npy": "a .npy array", ".npz": "a .npz archive"}.get(suffix, "a tensor file (torch.save)")
+        raise ConfigError(f"cannot read {path} as {kind} ({type(err).__name__}).") from None
+    except Exception as err:  # noqa: BLE001 - e.g. pickled objects refused by weights_only
+        raise ConfigError(f"cannot read {path} safely ({type(err).__name__}); save plain arrays or tensors.") from None
+    return _to_tensor(value, path)
+
+
+def load_features(
+    spec: str,
+    *,
+    extractor: Extractor | None = None,
+    image_size: int | None = None,
+    image_mode: str = "RGB",
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    name: str = "samples",
+) -> torch.Tensor:
+    """Features (n, d) from ``spec``: float32 (float64 kept), one row per sample."""
+    x = load_raw(spec, image_size=image_size, image_mode=image_mode)
+    if len(x) == 0:
+        raise ConfigError(f"{name} file {spec} holds no samples.")
+    if not x.is_floating_point():
+        x = x.float()
+    if extractor is not None:
+        x = extract(x.float() if x.dtype not in (torch.float32, torch.float64) else x, extractor,
+                    batch_size=batch_size, device=device)
+    x = x.reshape(len(x), -1)
+    if x.dtype not in (torch.float32, torch.float64):
+        x = x.float()
+    return x
