@@ -1,0 +1,133 @@
+"""Precision, recall, density and coverage: modecollapse's blockwise k-NN vs the ``prdc`` package.
+
+Each (implementation, N) case runs in a fresh subprocess on the same data (seeded numpy
+float32, generated in the worker without a float64 copy), so the peak resident memory read
+from ``resource.getrusage`` belongs to that case alone (torch allocates outside Python's
+heap, which tracemalloc would miss). Times cover the metric computation only, not data
+generation or imports. ``prdc`` (Naeem et al. 2020's reference code) is not a project
+dependency: ``pip install prdc`` to compare; without it only our rows are printed. At
+N = 50,000 prdc is not run: its three N x N distance matrices alone need ~30 GB.
+
+The data: ``clusters`` Gaussian clusters in ``dim`` dimensions; the fake set drops half of
+them, so recall and coverage are far from 1 and precision is not trivially 0 or 1.
+
+    .venv/bin/python benchmarks/metrics_vs_prdc.py                 # N = 10,000 and 50,000, d = 2048
+    .venv/bin/python benchmarks/metrics_vs_prdc.py --sizes 2000 --dim 256   # a quick look
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+KEYS = ("precision", "recall", "density", "coverage")
+
+
+def make_data(n: int, dim: int, clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(real, fake), each (n, dim) float32; fake samples only the first half of the clusters."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim), dtype=np.float32) * 2.0
+    out = []
+    for which in (clusters, max(1, clusters // 2)):
+        x = np.empty((n, dim), dtype=np.float32)
+        for a in range(0, n, 4096):  # in blocks: no n x dim float64 temporary
+            b = min(a + 4096, n)
+            rng.standard_normal((b - a, dim), dtype=np.float32, out=x[a:b])
+            x[a:b] += centres[rng.integers(0, which, b - a)]
+        out.append(x)
+    return out[0], out[1]
+
+
+def worker(impl: str, n: int, dim: int, k: int, clusters: int, seed: int, chunk: int) -> dict:
+    real, fake = make_data(n, dim, clusters, seed)
+    if impl == "prdc":
+        from prdc import compute_prdc
+
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):  # prdc prints the sample counts
+            values = compute_prdc(real_features=real, fake_features=fake, nearest_k=k)
+        seconds = time.perf_counter() - t0
+    else:
+        import torch
+
+        from modecollapse.metrics import prdc
+
+        r, f = torch.from_numpy(real), torch.from_numpy(fake)  # shares the numpy memory
+        t0 = time.perf_counter()
+        res = prdc(real=r, fake=f, pr_k=k, dc_k=k, chunk_size=chunk)
+        seconds = time.perf_counter() - t0
+        values = {key: getattr(res, key) for key in KEYS}
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    data_mb = (real.nbytes + fake.nbytes) / 2**20
+    return {"impl": impl, "n": n, "dim": dim, "k": k, "seconds": seconds, "peak_rss_mb": peak_mb,
+            "data_mb": data_mb, **{key: float(values[key]) for key in KEYS}}
+
+
+def run_case(impl: str, args: argparse.Namespace, n: int) -> dict | None:
+    cmd = [sys.executable, __file__, "--worker", impl, "--n", str(n), "--dim", str(args.dim), "--k", str(args.k),
+           "--clusters", str(args.clusters), "--seed", str(args.seed), "--chunk-size", str(args.chunk_size)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(f"{impl} N={n} failed:\n{proc.stderr[-2000:]}\n")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="10000,50000", help="comma-separated N (real = fake = N)")
+    p.add_argument("--dim", type=int, default=2048)
+    p.add_argument("--k", type=int, default=5, help="nearest_k, the same for all four metrics (prdc's convention)")
+    p.add_argument("--clusters", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--chunk-size", type=int, default=2048)
+    p.add_argument("--prdc-max-n", type=int, default=10000, help="largest N given to prdc (it needs N x N matrices)")
+    p.add_argument("--worker", choices=["ours", "prdc"], help=argparse.SUPPRESS)
+    p.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.n, args.dim, args.k, args.clusters, args.seed, args.chunk_size)))
+        return
+    try:
+        import prdc  # noqa: F401
+
+        have_prdc = True
+    except ImportError:
+        have_prdc = False
+        sys.stderr.write("prdc is not installed (pip install prdc): printing modecollapse's rows only.\n")
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        ours = run_case("ours", args, n)
+        theirs = run_case("prdc", args, n) if have_prdc and n <= args.prdc_max_n else None
+        rows.append((n, ours, theirs))
+    print(f"d = {args.dim}, k = {args.k}, {args.clusters} clusters (fake keeps half), real = fake = N, "
+          f"float32 features, {args.chunk_size}-row blocks\n")
+    print("| N | implementation | time (s) | peak RSS (MB) | data (MB) | precision | recall | density | coverage "
+          "| max abs diff | speed-up | memory ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for n, ours, theirs in rows:
+        for r in (ours, theirs):
+            if r is None:
+                continue
+            diff = speed = mem = ""
+            if r is ours and theirs is not None and ours is not None:
+                diff = f"{max(abs(ours[k] - theirs[k]) for k in KEYS):.1e}"
+                speed = f"{theirs['seconds'] / ours['seconds']:.2f}x"
+                mem = f"{ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f}"
+            name = "modecollapse" if r["impl"] == "ours" else "prdc 0.2"
+            print(f"| {n:,} | {name} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} | {r['data_mb']:.0f} | "
+                  f"{r['precision']:.4f} | {r['recall']:.4f} | {r['density']:.4f} | {r['coverage']:.4f} | "
+                  f"{diff} | {speed} | {mem} |")
+        if theirs is None and have_prdc and n > args.prdc_max_n:
+            print(f"| {n:,} | prdc 0.2 | not run | ~{3 * n * n * 4 / 2**30:.0f} GB of distance matrices | | | | | | | | |")
+
+
+if __name__ == "__main__":
+    main()
