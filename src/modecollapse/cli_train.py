@@ -20,6 +20,7 @@ EXIT_INTERRUPTED = 130
 
 # option name -> (TrainConfig field, type, help); defaults shown come from TrainConfig
 _PLAIN_OPTIONS = [
+    ("--arch", "arch", str, "model architecture: auto, mlp, dcgan, dcgan-small (auto: dcgan-small for images, else mlp)"),
     ("--latent-dim", "latent_dim", int, "size of the generator's latent vector z"),
     ("--g-width", "g_width", int, "hidden width of the generator"),
     ("--g-depth", "g_depth", int, "hidden layers of the generator"),
@@ -37,7 +38,7 @@ _PLAIN_OPTIONS = [
     ("--beta2", "beta2", float, "Adam beta2"),
     ("--seed", "seed", int, "random seed: the same seed gives the same run on CPU"),
     ("--eval-every", "eval_every", int, "steps between evaluations appended to metrics.jsonl"),
-    ("--eval-samples", "eval_samples", int, "samples per evaluation (2500 in the published protocol)"),
+    ("--eval-samples", "eval_samples", int, "samples per evaluation; 0: the benchmark's protocol (2500 for the mixtures, 26000 for stacked-mnist)"),
     ("--checkpoint-every", "checkpoint_every", int, "steps between checkpoints"),
     ("--device", "device", str, "cpu or cuda[:N]"),
 ]

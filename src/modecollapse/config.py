@@ -30,7 +30,8 @@ class TrainConfig:
     # objective and techniques
     loss: str = "nonsaturating"
     techniques: list[TechniqueSpec] = field(default_factory=list)
-    # models
+    # models: arch "auto" becomes dcgan-small for image benchmarks, mlp otherwise (models/registry.py)
+    arch: str = "auto"
     latent_dim: int = 2
     g_width: int = 128
     g_depth: int = 2
@@ -49,7 +50,7 @@ class TrainConfig:
     # bookkeeping
     seed: int = 0
     eval_every: int = 500
-    eval_samples: int = 2500
+    eval_samples: int = 0  # 0: the benchmark's protocol number (2,500 for the mixtures, 26,000 for stacked MNIST)
     checkpoint_every: int = 1000
     device: str = "cpu"
 
@@ -63,7 +64,6 @@ class TrainConfig:
             "g_width": self.g_width,
             "d_width": self.d_width,
             "eval_every": self.eval_every,
-            "eval_samples": self.eval_samples,
             "checkpoint_every": self.checkpoint_every,
             "lr_g": self.lr_g,
             "lr_d": self.lr_d,
@@ -77,6 +77,8 @@ class TrainConfig:
         for key, value in {"beta1": self.beta1, "beta2": self.beta2}.items():
             if not 0 <= value < 1:
                 raise ConfigError(f"--{key} must lie in [0, 1), got {value}.")
+        if self.eval_samples < 0:
+            raise ConfigError(f"--eval-samples must be positive (or 0 for the benchmark's default), got {self.eval_samples}.")
         if self.seed < 0:
             raise ConfigError(f"--seed must be >= 0, got {self.seed}.")
         if not (self.device == "cpu" or self.device.startswith("cuda")):

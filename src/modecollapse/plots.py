@@ -37,6 +37,21 @@ def scatter_samples(path: Path, samples: np.ndarray, dataset, title: str = "") -
     plt.close(fig)
 
 
+def image_grid(path: Path, rows: np.ndarray, shape: tuple[int, int, int], ncol: int = 8) -> None:
+    """Flat images (n, C * H * W) in [-1, 1] -> one PNG grid, ``ncol`` per row, 2-pixel gaps."""
+    from PIL import Image
+
+    c, h, w = shape
+    imgs = np.clip((np.nan_to_num(rows.reshape(-1, c, h, w)) + 1) * 127.5, 0, 255).astype(np.uint8)
+    n = len(imgs)
+    nrow = max(1, -(-n // ncol))
+    grid = np.zeros((nrow * (h + 2), ncol * (w + 2), c), dtype=np.uint8)
+    for i, img in enumerate(imgs):
+        r, k = divmod(i, ncol)
+        grid[r * (h + 2) : r * (h + 2) + h, k * (w + 2) : k * (w + 2) + w] = img.transpose(1, 2, 0)
+    Image.fromarray(grid if c == 3 else grid[:, :, 0]).save(path)  # RGB, or greyscale (first channel)
+
+
 def modes_over_training(path: Path, records: list[dict]) -> None:
     steps = [r["step"] for r in records]
     fig, ax1 = plt.subplots(figsize=(6.5, 3.5), dpi=110)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import torch
 
 from .errors import ConfigError
 
+IMAGE_SAMPLES_KEPT = 2500
 RUN_FILES = ("config.json", "metrics.jsonl", "summary.json", "samples.npy", "checkpoint.pt", "samples.png", "modes.png")
 
 
@@ -27,6 +29,7 @@ def prepare(out: Path, *, overwrite: bool) -> None:
             raise ConfigError(f"{out} already holds a run; continue it with --resume {out}, or pass --overwrite to replace it.")
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / "grids", ignore_errors=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
@@ -93,12 +96,28 @@ def finish(out: Path, summary: dict[str, Any], samples: torch.Tensor | None, dat
     from . import plots
 
     if samples is not None:
-        arr = samples.numpy()
+        shape = getattr(dataset, "image_shape", None)
+        # Image runs keep the first IMAGE_SAMPLES_KEPT rows (26,000 stacked MNIST images would be 245 MB).
+        arr = samples[:IMAGE_SAMPLES_KEPT].numpy() if shape else samples.numpy()
         atomic_write(out / "samples.npy", lambda tmp: np.save(open(tmp, "wb"), arr))
-        plots.scatter_samples(out / "samples.png", arr, dataset, title=_title(summary))
+        if shape:
+            plots.image_grid(out / "samples.png", arr[:64], shape)
+        else:
+            plots.scatter_samples(out / "samples.png", arr, dataset, title=_title(summary))
     if records:
         plots.modes_over_training(out / "modes.png", records)
     write_json(out / "summary.json", summary)
+
+
+def save_eval_samples(out: Path, step: int, samples: torch.Tensor, dataset) -> None:
+    """A grid of the first 64 samples at each evaluation, ``grids/step_NNNNNNN.png``, for image benchmarks."""
+    from . import plots
+
+    shape = getattr(dataset, "image_shape", None)
+    if shape is None:
+        return
+    (out / "grids").mkdir(exist_ok=True)
+    plots.image_grid(out / "grids" / f"step_{step:07d}.png", samples[:64].numpy(), shape)
 
 
 def _title(summary: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from .data import Benchmark, build_dataset, dataset_params
 from .errors import ConfigError, TrainingDiverged
 from .losses import LOSSES, AdversarialLoss
 from .metrics.modes import ModeStats, mode_stats
-from .models import MLPDiscriminator, MLPGenerator
+from .models import ARCHS, resolve_arch
 from .registry import params_from_dict
 from .techniques import TECHNIQUES, DBatch, GBatch, HookTable, Technique
 
@@ -51,14 +51,12 @@ class Run:
     hooks: HookTable = field(default_factory=HookTable)
 
     # -- helpers for techniques ---------------------------------------------------------------
-    def new_discriminator(self, in_dim: int | None = None) -> MLPDiscriminator:
-        """A fresh discriminator of the configured shape (``in_dim`` defaults to the data's)."""
-        c = self.cfg
-        return MLPDiscriminator(in_dim or self.dataset.dim, c.d_width, c.d_depth, c.activation, c.d_norm).to(self.device)
+    def new_discriminator(self, in_dim: int | None = None) -> nn.Module:
+        """A fresh discriminator of the configured architecture (``in_dim`` defaults to the data's)."""
+        return ARCHS.get(self.cfg.arch).discriminator(self.cfg, self.dataset, in_dim or self.dataset.dim).to(self.device)
 
-    def new_generator(self) -> MLPGenerator:
-        c = self.cfg
-        return MLPGenerator(c.latent_dim, self.dataset.dim, c.g_width, c.g_depth, c.activation).to(self.device)
+    def new_generator(self) -> nn.Module:
+        return ARCHS.get(self.cfg.arch).generator(self.cfg, self.dataset).to(self.device)
 
     def sample_z(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.cfg.latent_dim, generator=self.noise_gen).to(self.device)
@@ -84,6 +82,9 @@ def resolve(cfg: TrainConfig) -> tuple[TrainConfig, Benchmark, AdversarialLoss, 
     params = dataset_params(cfg.data, cfg.data_args)
     cfg.data_args = dataclasses.asdict(params)
     dataset = params.build()
+    # Defaults that depend on the benchmark, written out so config.json holds the values used.
+    cfg.arch = resolve_arch(cfg.arch, dataset)
+    cfg.eval_samples = cfg.eval_samples or dataset.eval_samples
     loss = LOSSES.get(cfg.loss)
     specs = list(cfg.techniques)
     given = {s.name for s in specs}
@@ -321,6 +322,7 @@ def train(
                           "wall_seconds": elapsed_before + time.perf_counter() - started}
                 history.records.append(record)
                 rundir.append_metrics(out, record)
+                rundir.save_eval_samples(out, run.step, samples, run.dataset)
                 bar.set_postfix(modes=f"{last_stats.modes}/{last_stats.num_modes}", hq=f"{last_stats.hq_fraction:.2f}",
                                 rkl=f"{last_stats.reverse_kl:.3f}")
             if run.step % cfg.checkpoint_every == 0 or at_end:
@@ -337,16 +339,24 @@ def train(
     if last_stats is None or (history.records and history.records[-1]["step"] != run.step):
         last_stats, samples = evaluate(run)
     wall = elapsed_before + time.perf_counter() - started
+    summary = make_summary(cfg, run.step, last_stats, history, status=status, message=message, wall=wall)
+    rundir.finish(out, summary, samples, run.dataset, history.records)
+    return summary
+
+
+def make_summary(cfg: TrainConfig, step: int, stats: ModeStats, history: History, *, status: str, message: str,
+                 wall: float) -> dict[str, Any]:
+    """The run summary (``summary.json``, ``--json``) from the final evaluation."""
     summary = {
         "status": status,
-        "modes": last_stats.modes,
-        "num_modes": last_stats.num_modes,
-        "hq_fraction": last_stats.hq_fraction,
-        "reverse_kl": last_stats.reverse_kl,
-        "collapsed": last_stats.modes <= last_stats.num_modes // 2,
+        "modes": stats.modes,
+        "num_modes": stats.num_modes,
+        "hq_fraction": stats.hq_fraction,
+        "reverse_kl": stats.reverse_kl,
+        "collapsed": stats.modes <= stats.num_modes // 2,
         **history.summary_fields(),
-        "counts": list(last_stats.counts),
-        "steps": run.step,
+        "counts": list(stats.counts),
+        "steps": step,
         "wall_seconds": wall,
         "data": cfg.data,
         "loss": cfg.loss,
@@ -355,5 +365,4 @@ def train(
     }
     if message:
         summary["message"] = message
-    rundir.finish(out, summary, samples, run.dataset, history.records)
     return summary

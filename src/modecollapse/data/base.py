@@ -46,6 +46,10 @@ class Benchmark:
     dim: int
     num_modes: int
     weights: torch.Tensor  # (num_modes,) float64
+    #: samples per evaluation when the config leaves ``eval_samples`` at 0 (its protocol's number)
+    eval_samples: ClassVar[int] = 2500
+    #: (channels, height, width) when each sample row is a flattened image, else None
+    image_shape: tuple[int, int, int] | None = None
 
     def sample(self, n: int, generator: torch.Generator, weights: torch.Tensor | None = None) -> torch.Tensor:
         """Draws ``n`` samples, (n, dim) float32. ``weights`` overrides the mode weights (curricula)."""
