@@ -6,6 +6,7 @@ from typing import Any
 from ..registry import params_from_dict
 from .base import Assignment, Benchmark, GaussianMixture, hq_radius
 from .synthetic import DATASETS
+from . import image_folder, mnist  # noqa: F401,E402  (registration)
 
 
 def dataset_params(name: str, values: dict[str, Any] | None = None) -> Any:

@@ -94,4 +94,6 @@ def extract(
     return torch.cat(outs)
 
 
+from . import mnist  # noqa: E402,F401  (registers the mnist extractors)
+
 __all__ = ["EXTRACTORS", "Extractor", "extract", "load_callable", "resolve_extractor"]
