@@ -36,10 +36,22 @@ def prepare(
     return x, sq
 
 
-def sqdist(xa: torch.Tensor, sqa: torch.Tensor, xb: torch.Tensor, sqb: torch.Tensor) -> torch.Tensor:
-    """Squared Euclidean distances (a, b) between the rows of ``xa`` (a, d) and ``xb`` (b, d)."""
-    d2 = torch.addmm(sqb[None, :], xa, xb.T, beta=1.0, alpha=-2.0)  # (a, b)
+def sqdist(
+    xa: torch.Tensor, sqa: torch.Tensor, xb: torch.Tensor, sqb: torch.Tensor, *, buffer: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Squared Euclidean distances (a, b) between the rows of ``xa`` (a, d) and ``xb`` (b, d).
+
+    ``buffer``: optional flat tensor of at least a * b elements to write into, so that a
+    sweep over many blocks reuses one allocation instead of fragmenting the heap.
+    """
+    out = None if buffer is None else buffer[: len(xa) * len(xb)].view(len(xa), len(xb))
+    d2 = torch.addmm(sqb[None, :], xa, xb.T, beta=1.0, alpha=-2.0, out=out)  # (a, b)
     return d2.add_(sqa[:, None]).clamp_(min=0.0)
+
+
+def block_buffer(chunk_size: int, *, like: torch.Tensor) -> torch.Tensor:
+    """A flat scratch tensor for one chunk_size x chunk_size block of distances."""
+    return torch.empty(chunk_size * chunk_size, dtype=like.dtype, device=like.device)
 
 
 def _merge_smallest(current: torch.Tensor, candidates: torch.Tensor, k: int) -> torch.Tensor:
@@ -67,9 +79,10 @@ def knn_sqdist(
     n, kk = len(xs), k + 1
     best = torch.full((n, kk), float("inf"), dtype=xs.dtype, device=dev)
     parts = blocks(n, chunk_size)
+    buf = block_buffer(chunk_size, like=xs)
     for bi, (i0, i1) in enumerate(parts):
         for j0, j1 in parts[bi:]:
-            d2 = sqdist(xs[i0:i1], sq[i0:i1], xs[j0:j1], sq[j0:j1])  # (bi, bj)
+            d2 = sqdist(xs[i0:i1], sq[i0:i1], xs[j0:j1], sq[j0:j1], buffer=buf)  # (bi, bj)
             if i0 == j0:
                 d2.fill_diagonal_(0.0)  # the sample itself, exactly, despite rounding
             best[i0:i1] = _merge_smallest(best[i0:i1], d2, kk)
@@ -123,9 +136,10 @@ def cross_neighbourhoods(
     real_in = torch.zeros(nr, fr.shape[1], dtype=torch.long, device=dev)
     near_r = torch.full((nr, real_nearest), float("inf"), dtype=dtype, device=dev)
     near_f = torch.full((nf, fake_nearest), float("inf"), dtype=dtype, device=dev)
+    buf = block_buffer(chunk_size, like=xr)
     for i0, i1 in blocks(nr, chunk_size):
         for j0, j1 in blocks(nf, chunk_size):
-            d2 = sqdist(xr[i0:i1], sqr[i0:i1], xf[j0:j1], sqf[j0:j1])  # (real block, fake block)
+            d2 = sqdist(xr[i0:i1], sqr[i0:i1], xf[j0:j1], sqf[j0:j1], buffer=buf)  # (real block, fake block)
             for c in range(rr.shape[1]):
                 fake_in[j0:j1, c] += (d2 < rr[i0:i1, c, None]).sum(0)
             for c in range(fr.shape[1]):
