@@ -9,7 +9,6 @@ sweep, and the real side's k-NN radii and moments can come from :class:`Referenc
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -324,7 +323,3 @@ def measure(inputs: Inputs, params: MeasureParams, metrics: list[str] | None = N
     out["device"] = params.device
     out["seconds"] = seconds
     return out
-
-
-def params_fields() -> list[str]:
-    return [f.name for f in dataclasses.fields(MeasureParams)]
