@@ -414,3 +414,48 @@ def test_curriculum_starts_on_the_core_of_core_outliers():
     assert 0.03 < float((mid != 0).float().mean()) < 0.07  # half of the outliers' 10%
     run.step = 60
     assert run.techniques[0].sample_real(run, 10) is None  # the data's own weights
+
+
+# -- precision aids over time ------------------------------------------------------------------
+def test_ema_generator_samples_with_the_averaged_weights():
+    from modecollapse.techniques.schedules import EMAGenerator
+    from modecollapse.train import generate
+
+    run = build_run(cfg_with("ema", {"decay": 0.9}))
+    assert isinstance(run.G, EMAGenerator)
+    live = run.G.live
+    manual = {n: p.detach().clone() for n, p in live.named_parameters()}
+    for step in range(4):
+        run.step = step
+        train_step(run)
+        decay = min(0.9, (1 + step) / (10 + step))
+        manual = {n: manual[n] * decay + p.detach() * (1 - decay) for n, p in live.named_parameters()}
+    for n, v in run.G.averaged().items():
+        assert torch.allclose(v, manual[n], atol=1e-6), n
+    z = torch.randn(5, 2)
+    run.G.eval()
+    assert torch.allclose(run.G(z), torch.func.functional_call(live, manual, (z,)), atol=1e-6)
+    run.G.train()
+    assert torch.equal(run.G(z), live(z))  # training uses the live weights
+    samples = generate(run, 10, seed=0)
+    assert torch.allclose(samples, torch.func.functional_call(live, manual, (torch.randn(10, 2, generator=torch.Generator().manual_seed(0)),)), atol=1e-6)
+
+
+def test_ema_keeps_a_mixture_reachable():
+    run = build_run(dataclasses.replace(TINY, techniques=[TechniqueSpec("mixture", {"k": 2, "classifier": 1.0}), TechniqueSpec("ema")]))
+    train_step(run)
+    assert run.G.assign(torch.zeros(3, 2)).shape == (3,)
+
+
+def test_lr_decay_schedule_reaches_the_optimisers():
+    run = build_run(cfg_with("lr-decay", {"final": 0.1, "start": 0.5, "shape": "linear"}, steps=10, lr_g=1e-3, lr_d=2e-3))
+    tech = run.techniques[0]
+    assert tech.factor(0.0) == tech.factor(0.5) == 1.0
+    assert tech.factor(0.75) == pytest.approx(0.55) and tech.factor(1.0) == pytest.approx(0.1)
+    for _ in range(8):
+        train_step(run)
+    # step 8 of 0..9 runs at progress 0.8: factor 1 - 0.9 * (0.8 - 0.5) / 0.5
+    assert run.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.46)
+    assert run.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 * 0.46)
+    cosine = build_run(cfg_with("lr-decay", {"final": 0.1, "start": 0.0, "shape": "cosine"})).techniques[0]
+    assert cosine.factor(0.5) == pytest.approx(0.55)

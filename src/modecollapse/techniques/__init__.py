@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (registration)
     generator_objectives,
     mixture,
     penalties,
+    schedules,
     spectral_norm,
     weight_clip,
 )
