@@ -1,9 +1,11 @@
 """Named starting points for ``modecollapse train --preset NAME``.
 
 A preset is a set of config values chosen per dataset family; explicit options override it.
-- ``vanilla``: a plain GAN (non-saturating loss, equal learning rates, no technique) on
-  which collapse and mode hopping show within a few thousand steps.
-- ``recommended``: what the seed articles recommend with the foundation's parts alone.
+- ``vanilla``: a plain GAN (non-saturating loss, Adam, no technique) whose discriminator
+  learns 4x faster than its generator; on ``ring`` it ends on 1-3 of 8 modes on every one
+  of 5 seeds (README table). With equal learning rates it mode-hops instead.
+- ``recommended``: the same networks and optimiser plus an R1 gradient penalty on real data
+  (Mescheder et al. 2018): 7.8 of 8 modes on average over the same 5 seeds.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ class Preset:
 
 def _vanilla(data: str) -> dict[str, Any]:
     return {"data": data, "loss": "nonsaturating", "steps": 5000, "latent_dim": 16, "g_width": 128, "g_depth": 3,
-            "d_width": 128, "d_depth": 3, "d_norm": "none", "lr_g": 5e-4, "lr_d": 5e-4, "beta1": 0.5, "beta2": 0.9,
+            "d_width": 128, "d_depth": 3, "d_norm": "none", "lr_g": 2e-4, "lr_d": 8e-4, "beta1": 0.5, "beta2": 0.9,
             "batch_size": 256, "n_critic": 1, "techniques": []}
 
 
@@ -32,7 +34,7 @@ def _recommended(data: str) -> dict[str, Any]:
 
 
 PRESETS: dict[str, Preset] = {
-    "vanilla": Preset("plain GAN, non-saturating loss, no technique: collapses on the 2D mixtures", _vanilla),
+    "vanilla": Preset("plain GAN (non-saturating loss, lr-d 4x lr-g, no technique): collapses on the 2D mixtures", _vanilla),
     "recommended": Preset("the vanilla setting plus an R1 gradient penalty on D (weight 1): keeps every mode", _recommended),
 }
 
