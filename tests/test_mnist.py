@@ -131,9 +131,8 @@ def test_classifier_cache_hash_and_reload(tmp_path, monkeypatch):
 
 
 def _cli(*args, env_extra=None, tmp_path):
-    env = {**os.environ, "TQDM_DISABLE": "1", "MODECOLLAPSE_CACHE": str(tmp_path / "cache"), **(env_extra or {})}
-    env.pop("MODECOLLAPSE_DATA", None)
-    env.update(env_extra or {})
+    env = {k: v for k, v in os.environ.items() if k != "MODECOLLAPSE_DATA"}
+    env.update({"TQDM_DISABLE": "1", "MODECOLLAPSE_CACHE": str(tmp_path / "cache"), **(env_extra or {})})
     return subprocess.run([sys.executable, "-m", "modecollapse", "train", *args], capture_output=True, text=True, env=env, cwd=REPO)
 
 

@@ -103,8 +103,9 @@ class ImageFolder(Benchmark):
         x = x.float()
         ref_sq = self.flat.pow(2).sum(1)
         best_d, best_i = [], []
-        for a in range(0, len(x), 1024):
-            chunk = x[a : a + 1024]
+        step = max(1, 2**24 // max(len(self.flat), 1))  # a (step, n) distance block stays near 64 MB
+        for a in range(0, len(x), step):
+            chunk = x[a : a + step]
             d2 = (chunk.pow(2).sum(1, keepdim=True) - 2 * chunk @ self.flat.T + ref_sq).clamp_min(0)  # (b, n)
             d, i = d2.min(dim=1)
             best_d.append(d)
