@@ -54,8 +54,16 @@ def block_buffer(chunk_size: int, *, like: torch.Tensor) -> torch.Tensor:
     return torch.empty(chunk_size * chunk_size, dtype=like.dtype, device=like.device)
 
 
+def _transposed(d2: torch.Tensor, buffer: torch.Tensor) -> torch.Tensor:
+    """A contiguous copy of ``d2.T`` in ``buffer``: row-wise top-k on it is several times
+    faster than top-k along dim 0 of ``d2``."""
+    return buffer[: d2.numel()].view(d2.shape[1], d2.shape[0]).copy_(d2.T)
+
+
 def _merge_smallest(current: torch.Tensor, candidates: torch.Tensor, k: int) -> torch.Tensor:
     """The ``k`` smallest of ``current`` (m, k) and ``candidates`` (m, c), ascending."""
+    if k == 1:  # a plain minimum is several times cheaper than topk
+        return torch.minimum(current, candidates.amin(dim=1, keepdim=True))
     take = min(k, candidates.shape[1])
     cand = torch.topk(candidates, take, dim=1, largest=False, sorted=False).values
     both = torch.cat([current, cand], dim=1)
@@ -79,7 +87,7 @@ def knn_sqdist(
     n, kk = len(xs), k + 1
     best = torch.full((n, kk), float("inf"), dtype=xs.dtype, device=dev)
     parts = blocks(n, chunk_size)
-    buf = block_buffer(chunk_size, like=xs)
+    buf, buf_t = block_buffer(chunk_size, like=xs), block_buffer(chunk_size, like=xs)
     for bi, (i0, i1) in enumerate(parts):
         for j0, j1 in parts[bi:]:
             d2 = sqdist(xs[i0:i1], sq[i0:i1], xs[j0:j1], sq[j0:j1], buffer=buf)  # (bi, bj)
@@ -87,7 +95,7 @@ def knn_sqdist(
                 d2.fill_diagonal_(0.0)  # the sample itself, exactly, despite rounding
             best[i0:i1] = _merge_smallest(best[i0:i1], d2, kk)
             if j0 != i0:
-                best[j0:j1] = _merge_smallest(best[j0:j1], d2.T, kk)
+                best[j0:j1] = _merge_smallest(best[j0:j1], _transposed(d2, buf_t), kk)
     return best
 
 
@@ -137,15 +145,17 @@ def cross_neighbourhoods(
     near_r = torch.full((nr, real_nearest), float("inf"), dtype=dtype, device=dev)
     near_f = torch.full((nf, fake_nearest), float("inf"), dtype=dtype, device=dev)
     buf = block_buffer(chunk_size, like=xr)
+    buf_t = block_buffer(chunk_size, like=xr) if fake_nearest else buf
     for i0, i1 in blocks(nr, chunk_size):
         for j0, j1 in blocks(nf, chunk_size):
             d2 = sqdist(xr[i0:i1], sqr[i0:i1], xf[j0:j1], sqf[j0:j1], buffer=buf)  # (real block, fake block)
+            # int32 sums of a block are exact and ~6x faster than the default int64 ones
             for c in range(rr.shape[1]):
-                fake_in[j0:j1, c] += (d2 < rr[i0:i1, c, None]).sum(0)
+                fake_in[j0:j1, c] += (d2 < rr[i0:i1, c, None]).sum(0, dtype=torch.int32)
             for c in range(fr.shape[1]):
-                real_in[i0:i1, c] += (d2 < fr[None, j0:j1, c]).sum(1)
+                real_in[i0:i1, c] += (d2 < fr[None, j0:j1, c]).sum(1, dtype=torch.int32)
             if real_nearest:
                 near_r[i0:i1] = _merge_smallest(near_r[i0:i1], d2, real_nearest)
             if fake_nearest:
-                near_f[j0:j1] = _merge_smallest(near_f[j0:j1], d2.T, fake_nearest)
+                near_f[j0:j1] = _merge_smallest(near_f[j0:j1], _transposed(d2, buf_t), fake_nearest)
     return CrossNeighbourhoods(fake_in.cpu(), real_in.cpu(), near_r.cpu(), near_f.cpu())
