@@ -63,8 +63,34 @@ def run_one(cmd: list[str], log: Path) -> dict | None:
     return json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 and r.stdout.strip() else None
 
 
-def table(out: Path, arms: list[str], seeds: int) -> str:
-    rows = ["| method | modes (of 1000) | reverse KL | seeds | minutes per run |", "| --- | --- | --- | --- | --- |"]
+def rescore(run_dir: Path, confidence: float) -> dict:
+    """Re-evaluates a finished run's final generator, counting only samples whose three channel
+    confidences all reach ``confidence`` (cached in ``rescore-<confidence>.json``)."""
+    import torch
+
+    from modecollapse.config import TrainConfig
+    from modecollapse.metrics.modes import mode_stats
+    from modecollapse.rundir import load_checkpoint
+    from modecollapse.train import build_run, generate, load_checkpoint_state
+
+    cache = run_dir / f"rescore-{confidence}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    torch.set_num_threads(1)
+    run = build_run(TrainConfig.load(run_dir / "config.json"))
+    load_checkpoint_state(run, load_checkpoint(run_dir))
+    samples = generate(run, run.cfg.eval_samples, seed=run.cfg.seed * 7919 + run.step)  # the final evaluation's samples
+    run.dataset.confidence = confidence
+    s = mode_stats(samples=samples, benchmark=run.dataset)
+    result = {"confidence": confidence, "modes": s.modes, "hq_fraction": s.hq_fraction, "reverse_kl": s.reverse_kl}
+    cache.write_text(json.dumps(result) + "\n")
+    return result
+
+
+def table(out: Path, arms: list[str], seeds: int, confidence: float | None = None) -> str:
+    extra = f" modes, all channels confidence >= {confidence} | fraction of such samples |" if confidence else ""
+    rows = ["| method | modes (of 1000) | reverse KL | seeds | minutes per run |" + extra,
+            "| --- | --- | --- | --- | --- |" + (" --- | --- |" if confidence else "")]
     for arm in arms:
         sums = [json.loads(p.read_text()) for s in range(seeds) if (p := out / f"{arm}-s{s}" / "summary.json").is_file()]
         if not sums:
@@ -74,8 +100,13 @@ def table(out: Path, arms: list[str], seeds: int) -> str:
         kl = [s["reverse_kl"] for s in sums]
         mins = statistics.mean(s["wall_seconds"] for s in sums) / 60
         spread = lambda v, f: f"{statistics.mean(v):{f}} ± {statistics.stdev(v):{f}}" if len(v) > 1 else f"{v[0]:{f}}"  # noqa: E731
-        rows.append(f"| ours: {arm} ({sums[0]['steps']} steps) | {spread(modes, '.1f')} ({', '.join(map(str, modes))}) | "
-                    f"{spread(kl, '.2f')} | {len(sums)} | {mins:.1f} |")
+        row = (f"| ours: {arm} ({sums[0]['steps']} steps) | {spread(modes, '.1f')} ({', '.join(map(str, modes))}) | "
+               f"{spread(kl, '.2f')} | {len(sums)} | {mins:.1f} |")
+        if confidence:
+            done = [out / f"{arm}-s{s}" for s in range(seeds) if (out / f"{arm}-s{s}" / "summary.json").is_file()]
+            res = [rescore(d, confidence) for d in done]
+            row += f" {spread([r['modes'] for r in res], '.1f')} | {spread([r['hq_fraction'] for r in res], '.2f')} |"
+        rows.append(row)
     rows += [f"| published: {m} | {a} | {b} | | |" for m, a, b in ANCHORS]
     return "\n".join(rows)
 
@@ -90,6 +121,8 @@ def main() -> None:
     p.add_argument("--parallel", type=int, default=2)
     p.add_argument("--list", action="store_true", help="print the commands and exit")
     p.add_argument("--table", action="store_true", help="print the table of what has finished and exit")
+    p.add_argument("--confidence", type=float, default=None,
+                   help="also re-score each finished run counting only samples whose 3 digits are all this confident")
     args = p.parse_args()
     arms = [a for a in args.arms.split(",") if a]
     unknown = [a for a in arms if a not in ARMS]
@@ -104,7 +137,7 @@ def main() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         with ThreadPoolExecutor(args.parallel) as pool:
             list(pool.map(lambda c: run_one(c, args.out / "log.txt"), cmds))
-    print(table(args.out, arms, args.seeds))
+    print(table(args.out, arms, args.seeds, args.confidence))
 
 
 if __name__ == "__main__":
