@@ -1,9 +1,9 @@
 """Spectral normalisation (Miyato, Kataoka, Koyama & Yoshida 2018, "Spectral Normalization
 for Generative Adversarial Networks"; on the generator too: Zhang et al. 2019, SAGAN).
 
-Every linear layer's weight W is divided by an estimate of its largest singular value,
-kept by one power iteration per training forward pass, so each layer is 1-Lipschitz and the
-discriminator as a whole is at most as steep as its activations allow. The seed articles'
+Every linear (and convolutional) layer's weight W is divided by an estimate of its largest
+singular value, kept by one power iteration per training forward pass, so each layer is
+1-Lipschitz and the discriminator as a whole is at most as steep as its activations allow. The seed articles'
 problem: an unconstrained D grows sharp gradients around the modes G already covers and
 pushes G from mode to mode; a Lipschitz D gives smoother, more informative gradients.
 
@@ -35,12 +35,16 @@ class SpectralNormParams:
             raise ConfigError(f"power_iterations must be >= 1, got {self.power_iterations}.")
 
 
+_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)
+
+
 def apply_spectral_norm(module: nn.Module, power_iterations: int = 1) -> int:
-    """Reparametrises every ``nn.Linear`` inside ``module`` in place; returns how many."""
-    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
-    for m in linears:
+    """Reparametrises every linear and convolutional layer inside ``module`` in place
+    (a convolution's kernel as a matrix, as in the paper); returns how many."""
+    layers = [m for m in module.modules() if isinstance(m, _LAYERS)]
+    for m in layers:
         spectral_norm(m, n_power_iterations=power_iterations)
-    return len(linears)
+    return len(layers)
 
 
 @register
@@ -50,7 +54,7 @@ class SpectralNorm(Technique):
     # A reparametrisation of layers: after heads are changed (30) and D is wrapped (50), so
     # the layers those add are normalised too.
     order = 70
-    summary = "spectral normalisation of every linear layer: where=d|g|both (the Lipschitz D normalisation)"
+    summary = "spectral normalisation of every linear/conv layer: where=d|g|both (the Lipschitz D normalisation)"
 
     def setup(self, run) -> None:
         # The power iteration's start vectors are drawn from the global RNG, seeded by the

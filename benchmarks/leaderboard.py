@@ -1,0 +1,199 @@
+"""The technique leaderboard on the 2D mixtures: which technique restores the modes.
+
+For ``ring`` and ``grid`` (default parameters) and each seed, trains the plain GAN (the
+``vanilla`` preset: non-saturating loss, MLPs of 3 x 128, latent 16, Adam lr-g 2e-4,
+lr-d 8e-4, betas (0.5, 0.9), batch 256, 5,000 steps), the same GAN with each technique alone
+on top (the parameters in ENTRIES; the plain GAN already gives D a 4x larger learning rate,
+so the two time-scale row removes that), and the best combination (``--preset best``, which
+has its own base settings). Reports mean ± standard error over seeds of modes, hq_fraction
+and reverse_kl (the VEEGAN / PacGAN protocol on 2,500 samples).
+
+    .venv/bin/python benchmarks/leaderboard.py --seeds 5              # everything (restartable)
+    .venv/bin/python benchmarks/leaderboard.py --seeds 2 --only plain,pack,best --data ring
+    .venv/bin/python benchmarks/leaderboard.py --data core-outliers --only plain,curriculum
+
+Two runs at a time, one thread each (the 2-core budget). Each run's directory is kept under
+--out; a run whose summary.json exists for the same config is not trained again, so an
+interrupted leaderboard continues where it stopped. Writes benchmarks/results/leaderboard.json
+(every run's summary and the aggregates) and leaderboard.md (the tables).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from modecollapse import TrainConfig, train  # noqa: E402
+from modecollapse.aggregate import mean_se  # noqa: E402
+from modecollapse.presets import preset_values  # noqa: E402
+from modecollapse.train import resolve  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _tech(name: str, **params: Any) -> dict[str, Any]:
+    return {"techniques": [{"name": name, "params": params}]}
+
+
+# name -> (option as a user types it, changes to the plain GAN's config)
+ENTRIES: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
+    "plain": ("(none)", lambda d: {}),
+    "spectral-norm d": ("--spectral-norm", lambda d: _tech("spectral-norm", where="d")),
+    "spectral-norm both": ("--spectral-norm where=both", lambda d: _tech("spectral-norm", where="both")),
+    "gp wgan-gp": ("--gp kind=wgan-gp,weight=10", lambda d: _tech("gp", kind="wgan-gp", weight=10.0)),
+    "gp r1": ("--gp kind=r1,weight=1", lambda d: _tech("gp", kind="r1", weight=1.0)),
+    "gp r2": ("--gp kind=r2,weight=1", lambda d: _tech("gp", kind="r2", weight=1.0)),
+    "gp dragan": ("--gp kind=dragan,weight=10", lambda d: _tech("gp", kind="dragan", weight=10.0)),
+    "minibatch-disc": ("--minibatch-disc", lambda d: _tech("minibatch-disc")),
+    "minibatch-std": ("--minibatch-std", lambda d: _tech("minibatch-std")),
+    "pack": ("--pack m=4", lambda d: _tech("pack", m=4)),
+    "feature-matching": ("--feature-matching", lambda d: _tech("feature-matching")),
+    "mode-seeking": ("--mode-seeking", lambda d: _tech("mode-seeking")),
+    "entropy": ("--entropy weight=0.1", lambda d: _tech("entropy", weight=0.1)),
+    "unrolled": ("--unrolled k=5", lambda d: _tech("unrolled", k=5)),
+    "replay": ("--replay", lambda d: _tech("replay")),
+    "n-critic": ("--n-critic 5", lambda d: {"n_critic": 5}),
+    # the plain GAN already runs D 4x faster than G (TTUR's ratio); this row removes that
+    "equal lr (no ttur)": ("--lr-g 2e-4 --lr-d 2e-4", lambda d: {"lr_g": 2e-4, "lr_d": 2e-4}),
+    "mixture": ("--mixture k=4", lambda d: _tech("mixture", k=4)),
+    "mixture+classifier": ("--mixture k=4,classifier=1", lambda d: _tech("mixture", k=4, classifier=1.0)),
+    "instance-noise": ("--instance-noise std=0.1", lambda d: _tech("instance-noise", std=0.1)),
+    "label-smoothing": ("--label-smoothing smoothing=0.1", lambda d: _tech("label-smoothing", smoothing=0.1)),
+    "label-flip": ("--label-flip p=0.05", lambda d: _tech("label-flip", p=0.05)),
+    "large batch": ("--batch-size 1024", lambda d: {"batch_size": 1024}),
+    "d-norm batch": ("--d-norm batch", lambda d: {"d_norm": "batch"}),
+    "d-norm layer": ("--d-norm layer", lambda d: {"d_norm": "layer"}),
+    "d-norm instance": ("--d-norm instance", lambda d: {"d_norm": "instance"}),
+    "ema": ("--ema", lambda d: _tech("ema")),
+    "lr-decay": ("--lr-decay", lambda d: _tech("lr-decay")),
+    "curriculum": ("--curriculum", lambda d: _tech("curriculum")),
+    "best": ("--preset best", lambda d: preset_values("best", d)),
+}
+# Entries that change nothing on some benchmarks: the curriculum starts on the heaviest modes,
+# and every mode of ring and grid weighs the same. Measured on core-outliers instead.
+NOOP = {"curriculum": ("ring", "grid")}
+
+PUBLISHED = [
+    # Lin et al. 2018 (PacGAN), Table 1; their protocol: 2,500 samples, a mode is captured with
+    # at least one sample within 3 std, hq within 3 std, reverse KL of the mode histogram.
+    ("PacGAN4 (Lin et al. 2018, Table 1)", {"ring": (7.8, 0.959, 0.07), "grid": (24.8, 0.936, 0.04)}),
+    ("VEEGAN (Srivastava et al. 2017, via PacGAN Table 1)", {"ring": (8.0, 0.529, None), "grid": (24.6, 0.40, None)}),
+]
+
+
+def config_for(entry: str, data: str, seed: int, steps: int | None = None) -> TrainConfig:
+    values = preset_values("vanilla", data)
+    values.update(ENTRIES[entry][1](data))
+    values["seed"] = seed
+    values.setdefault("eval_every", 1000)
+    if steps:
+        values.update(steps=steps, eval_every=min(values["eval_every"], steps))
+    return TrainConfig.from_dict(values)
+
+
+def run_one(job: tuple[str, str, int, str, int | None]) -> dict[str, Any]:
+    entry, data, seed, out, steps = job
+    torch.set_num_threads(1)
+    cfg = config_for(entry, data, seed, steps)
+    run_dir = Path(out) / data / entry.replace(" ", "_") / f"s{seed}"
+    resolved = resolve(cfg)[0].to_dict()
+    done = run_dir / "summary.json"
+    if done.is_file() and json.loads((run_dir / "config.json").read_text()) == resolved:
+        summary = json.loads(done.read_text())
+        summary["reused"] = True
+    else:
+        summary = train(cfg, run_dir, overwrite=True, progress=False)
+    summary.update(entry=entry, steps_config=cfg.steps, batch_size=cfg.batch_size)
+    print(f"{data:5s} {entry:20s} seed {seed}: {summary['modes']:2d}/{summary['num_modes']} modes, "
+          f"hq {summary['hq_fraction']:.3f}, rkl {summary['reverse_kl']:.3f}, {summary['wall_seconds']:.0f}s", flush=True)
+    return summary
+
+
+def aggregate(runs: list[dict[str, Any]], datas: list[str]) -> dict[str, dict[str, Any]]:
+    table: dict[str, dict[str, Any]] = {}
+    for data in datas:
+        table[data] = {}
+        for entry in ENTRIES:
+            rows = [r for r in runs if r["data"] == data and r["entry"] == entry]
+            if not rows:
+                continue
+            cell = {k: mean_se([float(r[k]) for r in rows]) for k in ("modes", "hq_fraction", "reverse_kl", "wall_seconds")}
+            cell.update(seeds=len(rows), steps=rows[0]["steps_config"], option=ENTRIES[entry][0],
+                        diverged=sum(r["status"] != "ok" for r in rows))
+            table[data][entry] = cell
+    return table
+
+
+def markdown(table: dict[str, dict[str, Any]], command: str, entries: list[str]) -> str:
+    lines = [f"Command: `{command}`", ""]
+    for data, cells in table.items():
+        lines += [f"### {data}", "",
+                  "| technique | option | steps | modes | hq_fraction | reverse_kl | mean run time (s) |",
+                  "|---|---|---|---|---|---|---|"]
+        for entry in ENTRIES:
+            if entry not in entries:
+                continue
+            if data in NOOP.get(entry, ()):
+                lines.append(f"| {entry} | `{ENTRIES[entry][0]}` | | no-op: all modes of {data} weigh the same | | | |")
+                continue
+            c = cells[entry]
+            (m, ms), (h, hs), (k, ks), (w, _) = c["modes"], c["hq_fraction"], c["reverse_kl"], c["wall_seconds"]
+            note = f" ({c['diverged']} of {c['seeds']} diverged)" if c["diverged"] else ""
+            lines.append(f"| {entry}{note} | `{c['option']}` | {c['steps']} | {m:.1f} ± {ms:.1f} | {h:.3f} ± {hs:.3f} | "
+                         f"{k:.3f} ± {ks:.3f} | {w:.0f} |")
+        for name, pub in PUBLISHED:
+            if data in pub:
+                m, h, k = pub[data]
+                lines.append(f"| {name} | published | | {m} | {h:.3f} | {'-' if k is None else k} | |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--data", default="ring,grid")
+    ap.add_argument("--only", default="", help="comma-separated entries (default all): " + ", ".join(ENTRIES))
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=None, help="override every entry's steps (a smoke test, not the leaderboard)")
+    ap.add_argument("--out", type=Path, default=Path("runs/leaderboard"))
+    ap.add_argument("--results", type=Path, default=RESULTS, help="where leaderboard.json/.md go ('' to skip)")
+    args = ap.parse_args()
+    entries = [e.strip() for e in args.only.split(",") if e.strip()] or list(ENTRIES)
+    unknown = [e for e in entries if e not in ENTRIES]
+    if unknown:
+        ap.error(f"unknown entry {unknown[0]!r}; choose from: {', '.join(ENTRIES)}")
+    datas = args.data.split(",")
+    # the slowest entries first, so the pool's last minutes are not spent on one long run
+    slow = ("best", "unrolled", "n-critic", "large batch")
+    entries.sort(key=lambda e: (e not in slow, slow.index(e) if e in slow else 0))
+    jobs = [(e, d, s, str(args.out), args.steps) for e in entries for d in datas for s in range(args.seeds) if d not in NOOP.get(e, ())]
+    started = time.time()
+    with Pool(args.workers) as pool:
+        runs = list(pool.imap_unordered(run_one, jobs))
+    wall = time.time() - started
+    table = aggregate(runs, datas)
+    command = "python benchmarks/leaderboard.py " + " ".join(sys.argv[1:])
+    text = markdown(table, command, entries)
+    print(text)
+    print(f"total wall time {wall / 60:.1f} min for {len(jobs)} runs ({args.workers} workers)")
+    if str(args.results):
+        args.results.mkdir(parents=True, exist_ok=True)
+        payload = {"command": command, "seeds": args.seeds, "wall_minutes": wall / 60, "table": table,
+                   "configs": {e: config_for(e, datas[0], 0, args.steps).to_dict() for e in entries},
+                   "published": {n: p for n, p in PUBLISHED}, "runs": runs}
+        suffix = "" if set(entries) == set(ENTRIES) and datas == ["ring", "grid"] else "-" + "-".join(datas)
+        (args.results / f"leaderboard{suffix}.json").write_text(json.dumps(payload, indent=1) + "\n")
+        (args.results / f"leaderboard{suffix}.md").write_text(text + f"\nTotal wall time {wall / 60:.1f} min, {args.workers} workers.\n")
+
+
+if __name__ == "__main__":
+    main()
