@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml Makefile
 # The main job: the same 2D ring trained twice, once as a plain GAN that collapses and once
 # with the recommended settings that keep every mode; prints both summaries.
 run: $(STAMP)
-	$(VENV)/bin/modecollapse train --data ring --preset vanilla --seed 0 --out runs/ring-vanilla --overwrite
-	$(VENV)/bin/modecollapse train --data ring --preset recommended --seed 0 --out runs/ring-recommended --overwrite
+	$(VENV)/bin/modecollapse train --data ring --preset vanilla --seed 1 --out runs/ring-vanilla --overwrite
+	$(VENV)/bin/modecollapse train --data ring --preset recommended --seed 1 --out runs/ring-recommended --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -72,6 +72,7 @@ BAD = [
     (["--gp", "kind=r9"], "choose one of: wgan-gp, r1, r2, dragan"),
     (["--d-norm", "group"], "unknown discriminator normalisation"),
     (["--beta1", "1.5"], "--beta1 must lie in [0, 1)"),
+    (["--threads", "0"], "--threads must be >= 1"),
 ]
 
 

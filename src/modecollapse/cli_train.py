@@ -82,6 +82,10 @@ def add_parser(sub) -> None:
     o.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     o.add_argument("--json", action="store_true", help="print the run summary as one JSON object on stdout")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
+    o.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for torch (default: 1 for the MLP benchmarks, which slow down sharply "
+                        "with more when other jobs share the cores; torch's default for image models). "
+                        "Results do not depend on it")
     o.add_argument("--dry-run", action="store_true", help="print the resolved config.json and exit")
     p.set_defaults(handler=run)
 
@@ -150,7 +154,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(resolved.to_dict(), indent=2))
         return 0
     progress = not args.quiet and sys.stderr.isatty()
-    summary = train(cfg, out, resume=bool(args.resume), overwrite=args.overwrite, progress=progress)
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
+    summary = train(cfg, out, resume=bool(args.resume), overwrite=args.overwrite, progress=progress,
+                    threads=args.threads or "auto")
     if args.json:
         print(json.dumps(summary))
     else:
