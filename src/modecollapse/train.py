@@ -149,16 +149,8 @@ def d_step(run: Run) -> torch.Tensor:
         real_t, fake_t = hook(run, real_t, fake_t, d_real.shape[0])
     loss = run.loss.d_loss(d_real, d_fake, real_t, fake_t)
     if hooks["d_terms"]:
-        batch = DBatch(real, fake, d_real, d_fake)
-        for hook in hooks["d_terms"]:
-            for term in hook(run, batch).values():
-                loss = loss + term
-    run.opt_d.zero_grad(set_to_none=True)
-    loss.backward()
-    run.opt_d.step()
-    for hook in hooks["after_d_step"]:
-        hook(run)
-    return loss.detach()
+        loss = _with_terms(run, loss, hooks["d_terms"], DBatch(real, fake, d_real, d_fake))
+    return _optimise(run, run.opt_d, loss, hooks["after_d_step"])
 
 
 def g_step(run: Run) -> torch.Tensor:
@@ -174,14 +166,23 @@ def g_step(run: Run) -> torch.Tensor:
     d_fake = critic(judged)
     loss = run.g_adv_weight * run.loss.g_loss(d_fake)
     if hooks["g_terms"]:
-        batch = GBatch(z, fake, judged, d_fake)
-        for hook in hooks["g_terms"]:
-            for term in hook(run, batch).values():
-                loss = loss + term
-    run.opt_g.zero_grad(set_to_none=True)
+        loss = _with_terms(run, loss, hooks["g_terms"], GBatch(z, fake, judged, d_fake))
+    return _optimise(run, run.opt_g, loss, hooks["after_g_step"])
+
+
+def _with_terms(run: Run, loss: torch.Tensor, term_hooks: list, batch: DBatch | GBatch) -> torch.Tensor:
+    """``loss`` plus every extra term the techniques' ``d_terms`` / ``g_terms`` hooks add."""
+    for hook in term_hooks:
+        for term in hook(run, batch).values():
+            loss = loss + term
+    return loss
+
+
+def _optimise(run: Run, opt: torch.optim.Optimizer, loss: torch.Tensor, after_hooks: list) -> torch.Tensor:
+    opt.zero_grad(set_to_none=True)
     loss.backward()
-    run.opt_g.step()
-    for hook in hooks["after_g_step"]:
+    opt.step()
+    for hook in after_hooks:
         hook(run)
     return loss.detach()
 
