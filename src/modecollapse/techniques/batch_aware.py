@@ -67,11 +67,12 @@ class MinibatchDiscrimination(nn.Module):
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         n = f.shape[0]
-        m = (f @ self.T).view(n, self.out_dim, self.kernel_dim)  # (n, B, C)
+        m = (f @ self.T).view(n, self.out_dim, self.kernel_dim).transpose(0, 1)  # (B, n, C)
         # Broadcast rather than torch.cdist, whose backward cannot be differentiated again
-        # (gradient penalties need that).
-        l1 = (m.unsqueeze(1) - m.unsqueeze(0)).abs().sum(dim=3)  # (n, n, B)
-        return torch.exp(-l1).sum(dim=1) - 1.0  # (n, B), the sample itself (exp(0) = 1) left out
+        # (gradient penalties need that). The cost is n^2 * B * C per call: the defaults
+        # keep B * C small, as the 2D benchmarks need few kernels.
+        l1 = (m.unsqueeze(2) - m.unsqueeze(1)).abs().sum(dim=3)  # (B, n, n)
+        return (torch.exp(-l1).sum(dim=2) - 1.0).t()  # (n, B), the sample itself (exp(0) = 1) left out
 
 
 class MinibatchStd(nn.Module):
@@ -95,8 +96,8 @@ class MinibatchStd(nn.Module):
 
 @dataclass
 class MinibatchDiscParams:
-    kernels: int = 16
-    kernel_dim: int = 8
+    kernels: int = 8
+    kernel_dim: int = 4
 
     def validate(self) -> None:
         if self.kernels < 1 or self.kernel_dim < 1:
