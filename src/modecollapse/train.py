@@ -338,8 +338,8 @@ def train(
                 history.records.append(record)
                 rundir.append_metrics(out, record)
                 rundir.save_eval_samples(out, run.step, samples, run.dataset)
-                bar.set_postfix(modes=f"{last_stats.modes}/{last_stats.num_modes}", hq=f"{last_stats.hq_fraction:.2f}",
-                                rkl=f"{last_stats.reverse_kl:.3f}")
+                bar.set_postfix_str(f"modes {last_stats.modes}/{last_stats.num_modes}, hq {last_stats.hq_fraction:.2f}, "
+                                    f"rKL {last_stats.reverse_kl:.3f}")
             if run.step % cfg.checkpoint_every == 0 or at_end:
                 rundir.save_checkpoint(out, {**checkpoint_state(run), "wall_seconds": elapsed_before + time.perf_counter() - started})
     except TrainingDiverged as err:
