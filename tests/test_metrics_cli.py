@@ -190,3 +190,14 @@ def test_malformed_option_exits_2_with_one_line(ring_files, capsys):
               "--vendi-order", "x"])
     err = capsys.readouterr().err
     assert caught.value.code == 2 and len(err.strip().splitlines()) == 1 and "invalid float value" in err
+
+
+def test_help_documents_every_metric_and_its_direction(capsys):
+    from modecollapse.measure import METRICS
+
+    with pytest.raises(SystemExit):
+        main(["measure", "--help"])
+    out = capsys.readouterr().out
+    for name, spec in METRICS.items():
+        direction = "higher is better" if spec.higher_is_better else "lower is better"
+        assert any(line.split()[:1] == [name] and direction in line for line in out.splitlines()), name

@@ -216,7 +216,7 @@ def _human(result: dict[str, Any]) -> str:
             direction = "(higher is better)" if hib[key] else "(lower is better)"
         params = result["params"].get(key)
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in (params or {}).items())
-        lines.append(f"  {key:<28} {_fmt(value):>12}  {direction}{'  ' + shown if shown else ''}")
+        lines.append(f"  {key:<28} {_fmt(value):>12}  {direction}{'  ' + shown if shown else ''}".rstrip())
     return "\n".join(lines)
 
 
