@@ -79,8 +79,11 @@ def add_parser(sub) -> None:
     g.add_argument("--real-stats", type=Path, metavar="FILE",
                    help="cache of the real side (k-NN radii, mean and covariance): read when it exists, written "
                    "otherwise; with it --real may be left out for fid")
+    from .features import EXTRACTORS
+
     g.add_argument("--extractor", metavar="SPEC",
-                   help="feature extractor applied to both sets: identity (default), a TorchScript file, or module:function")
+                   help=f"feature extractor applied to both sets: a registered name ({', '.join(EXTRACTORS.names())}; "
+                   "default identity), a TorchScript file, or module:function")
     g.add_argument("--image-size", type=int, metavar="N", help="resize images of a folder to N x N")
     g.add_argument("--image-mode", default="RGB", choices=["RGB", "L"], help="image channels read from a folder (default RGB)")
     g.add_argument("--batch-size", type=int, default=256, metavar="N", help="batch size of the feature extractor (default 256)")
