@@ -170,6 +170,7 @@ def _bad_files(d):
     (["--fake", "fake.npy", "--device", "cuda:7"], "device"),
     (["--fake", "fake.npy", "--modes-from", "ring", "--modes-arg", "spokes=3"], "no parameter 'spokes'"),
     (["--fake", "fake.npy", "--extractor", "nosuchmodule:f"], "cannot import module"),
+    (["--fake", "fake.npy", "--threads", "0"], "--threads must be >= 1"),
 ])
 def test_every_error_path_exits_2_with_one_line_and_no_output_file(ring_files, capsys, extra, needle):
     d = ring_files

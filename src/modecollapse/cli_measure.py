@@ -113,6 +113,9 @@ def add_parser(sub) -> None:
     o.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     o.add_argument("--out", type=Path, metavar="FILE", help="also write the JSON result to FILE (atomically)")
     o.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    o.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads for torch (default: torch's choice; 1 is far faster for small inputs "
+                        "on a machine other jobs share). Results do not depend on it")
     p.set_defaults(handler=run)
 
 
@@ -243,6 +246,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"cannot write --out {args.out}: give a file path inside an existing folder.")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}.")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
+        import torch
+
+        torch.set_num_threads(args.threads)
     inputs = _load_inputs(args, params)
     show = not args.quiet and sys.stderr.isatty()
     progress = (lambda name: sys.stderr.write(f"measuring {name} ...\n")) if show else None
