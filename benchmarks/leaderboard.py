@@ -32,7 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from modecollapse import TrainConfig, train  # noqa: E402
-from modecollapse.aggregate import mean_se  # noqa: E402
+from modecollapse.aggregate import mean_se, versus  # noqa: E402
 from modecollapse.presets import preset_values  # noqa: E402
 from modecollapse.train import resolve  # noqa: E402
 
@@ -132,28 +132,55 @@ def aggregate(runs: list[dict[str, Any]], datas: list[str]) -> dict[str, dict[st
     return table
 
 
-def markdown(table: dict[str, dict[str, Any]], command: str, entries: list[str]) -> str:
-    lines = [f"Command: `{command}`", ""]
+METRICS = (("modes", True), ("hq_fraction", True), ("reverse_kl", False))  # name, higher is better
+
+
+def against_plain(runs: list[dict[str, Any]], data: str, entry: str) -> dict[str, int]:
+    """Per metric: +1 better than the plain GAN, -1 worse, 0 within 2 combined s.e."""
+    def values(e: str, k: str) -> list[float]:
+        return [float(r[k]) for r in runs if r["data"] == data and r["entry"] == e]
+    return {k: versus(values("plain", k), values(entry, k), hib) for k, hib in METRICS}
+
+
+def _verdict_text(v: dict[str, int]) -> str:
+    short = {"modes": "modes", "hq_fraction": "hq", "reverse_kl": "rkl"}
+    better = [short[k] for k, s in v.items() if s > 0]
+    worse = [short[k] for k, s in v.items() if s < 0]
+    parts = ([f"better {', '.join(better)}"] if better else []) + ([f"worse {', '.join(worse)}"] if worse else [])
+    return "; ".join(parts) or "no clear difference"
+
+
+def markdown(table: dict[str, dict[str, Any]], runs: list[dict[str, Any]], command: str, entries: list[str]) -> str:
+    lines = [f"Command: `{command}`", "",
+             "*vs plain*: a metric counts as better or worse when the means differ by more than two "
+             "combined standard errors (a rough screen over 5 seeds, not a significance test).", ""]
     for data, cells in table.items():
         lines += [f"### {data}", "",
-                  "| technique | option | steps | modes | hq_fraction | reverse_kl | mean run time (s) |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| technique | option | steps | modes | hq_fraction | reverse_kl | vs plain | mean run time (s) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        no_help = []
         for entry in ENTRIES:
             if entry not in entries:
                 continue
             if data in NOOP.get(entry, ()):
-                lines.append(f"| {entry} | `{ENTRIES[entry][0]}` | | no-op: all modes of {data} weigh the same | | | |")
+                lines.append(f"| {entry} | `{ENTRIES[entry][0]}` | | no-op: all modes of {data} weigh the same | | | | |")
                 continue
             c = cells[entry]
             (m, ms), (h, hs), (k, ks), (w, _) = c["modes"], c["hq_fraction"], c["reverse_kl"], c["wall_seconds"]
             note = f" ({c['diverged']} of {c['seeds']} diverged)" if c["diverged"] else ""
+            verdict = "" if entry == "plain" or "plain" not in cells else against_plain(runs, data, entry)
+            if verdict and verdict["modes"] <= 0 and verdict["reverse_kl"] <= 0:
+                no_help.append(entry)
             lines.append(f"| {entry}{note} | `{c['option']}` | {c['steps']} | {m:.1f} ± {ms:.1f} | {h:.3f} ± {hs:.3f} | "
-                         f"{k:.3f} ± {ks:.3f} | {w:.0f} |")
+                         f"{k:.3f} ± {ks:.3f} | {_verdict_text(verdict) if verdict else ''} | {w:.0f} |")
         for name, pub in PUBLISHED:
             if data in pub:
                 m, h, k = pub[data]
-                lines.append(f"| {name} | published | | {m} | {h:.3f} | {'-' if k is None else k} | |")
+                lines.append(f"| {name} | published | | {m} | {h:.3f} | {'-' if k is None else k} | | |")
         lines.append("")
+        if no_help:
+            lines += [f"Did not restore modes on {data} (neither modes nor reverse_kl better than plain): "
+                      + ", ".join(no_help) + ".", ""]
     return "\n".join(lines)
 
 
@@ -182,7 +209,7 @@ def main() -> None:
     wall = time.time() - started
     table = aggregate(runs, datas)
     command = "python benchmarks/leaderboard.py " + " ".join(sys.argv[1:])
-    text = markdown(table, command, entries)
+    text = markdown(table, runs, command, entries)
     print(text)
     print(f"total wall time {wall / 60:.1f} min for {len(jobs)} runs ({args.workers} workers)")
     if str(args.results):

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from modecollapse.aggregate import mean_se, summary_table
+from modecollapse.aggregate import mean_se, summary_table, versus
 
 
 def test_mean_and_standard_error():
@@ -20,3 +20,12 @@ def test_summary_table_rows():
     table = summary_table({"x": runs}).splitlines()
     assert table[0] == "| setting | modes | hq_fraction | reverse_kl | slowest run (s) |"
     assert table[2] == "| x | 7.0 ± 1.0 | 0.600 ± 0.100 | 0.200 ± 0.100 | 12 |"
+
+
+def test_versus_uses_combined_standard_errors():
+    plain = [1.0, 1.0, 3.0, 1.0, 1.0]          # 1.4 ± 0.4
+    assert versus(plain, [8.0] * 5, higher_is_better=True) == 1
+    assert versus(plain, [8.0] * 5, higher_is_better=False) == -1
+    assert versus(plain, [1.0, 2.0, 1.0, 2.0, 1.0], higher_is_better=True) == 0   # 1.4 ± 0.24: within 2 s.e.
+    assert versus([1.0] * 3, [1.0] * 3, higher_is_better=True) == 0                # identical, s.e. 0
+    assert versus([2.0, 2.0], [1.0, 1.0], higher_is_better=False) == 1             # lower is better, no spread

@@ -176,6 +176,20 @@ def test_minibatch_discrimination_measures_closeness_to_the_rest_of_the_batch():
     assert layer(apart).abs().max() < 1e-6  # far apart: nothing close
 
 
+def test_minibatch_discrimination_fast_path_matches_and_gp_gets_the_double_backward_one():
+    torch.manual_seed(0)
+    fast = MinibatchDiscrimination(feature_dim=6, kernels=3, kernel_dim=2, double_backward=False)
+    exact = copy.deepcopy(fast)
+    exact.double_backward = True
+    f = torch.randn(7, 6)
+    assert torch.allclose(fast(f), exact(f), atol=1e-6)
+    assert not build_run(cfg_with("minibatch-disc")).D.head.stats[0].double_backward
+    for other in (TechniqueSpec("gp", {"kind": "r1"}), TechniqueSpec("unrolled", {"k": 1})):
+        run = build_run(dataclasses.replace(TINY, techniques=[TechniqueSpec("minibatch-disc"), other]))
+        assert run.D.head.stats[0].double_backward, other.name
+        train_step(run)  # differentiates through the minibatch layer's backward
+
+
 def test_minibatch_std_is_the_mean_feature_std():
     stat = MinibatchStd(group=0)
     f = torch.tensor([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0], [6.0, 1.0]])

@@ -19,6 +19,16 @@ def mean_se(values: Sequence[float]) -> tuple[float, float]:
     return mean, math.sqrt(var / n)
 
 
+def versus(base: Sequence[float], other: Sequence[float], higher_is_better: bool, z: float = 2.0) -> int:
+    """+1 if ``other`` beats ``base``, -1 if it is worse, 0 if the difference of the means is
+    within ``z`` combined standard errors (a rough screen over a few seeds, not a test)."""
+    (mb, sb), (mo, so) = mean_se(base), mean_se(other)
+    diff = (mo - mb) if higher_is_better else (mb - mo)
+    if abs(diff) <= z * math.hypot(sb, so) or math.isnan(diff) or abs(diff) < 1e-12:
+        return 0
+    return 1 if diff > 0 else -1
+
+
 def fmt(mean: float, se: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {se:.{digits}f}"
 

@@ -87,6 +87,10 @@ class Technique:
     order: ClassVar[int] = 50
     #: one line for --help and the README table
     summary: ClassVar[str] = ""
+    #: True when the technique differentiates through D's gradients (input-gradient penalties,
+    #: unrolled look-ahead steps): D's layers then need a double backward, which lets a layer
+    #: such as minibatch discrimination choose its slower, twice-differentiable form.
+    needs_double_backward: ClassVar[bool] = False
 
     def __init__(self, params: Any) -> None:
         self.p = params

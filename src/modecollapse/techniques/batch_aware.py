@@ -58,20 +58,26 @@ def add_batch_stat(run, stat: nn.Module) -> None:
 
 
 class MinibatchDiscrimination(nn.Module):
-    """o (n, kernels): summed closeness of each sample to the others, per learned kernel."""
+    """o (n, kernels): summed closeness of each sample to the others, per learned kernel.
 
-    def __init__(self, feature_dim: int, kernels: int, kernel_dim: int) -> None:
+    ``double_backward=False`` computes the L1 distances with ``torch.cdist`` (about half the
+    time of the whole layer on CPU), whose backward cannot be differentiated again; with
+    ``True`` it broadcasts instead, for techniques that differentiate through D's gradients.
+    """
+
+    def __init__(self, feature_dim: int, kernels: int, kernel_dim: int, double_backward: bool = True) -> None:
         super().__init__()
-        self.out_dim, self.kernel_dim = kernels, kernel_dim
+        self.out_dim, self.kernel_dim, self.double_backward = kernels, kernel_dim, double_backward
         self.T = nn.Parameter(torch.randn(feature_dim, kernels * kernel_dim) * 0.1)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         n = f.shape[0]
         m = (f @ self.T).view(n, self.out_dim, self.kernel_dim).transpose(0, 1)  # (B, n, C)
-        # Broadcast rather than torch.cdist, whose backward cannot be differentiated again
-        # (gradient penalties need that). The cost is n^2 * B * C per call: the defaults
-        # keep B * C small, as the 2D benchmarks need few kernels.
-        l1 = (m.unsqueeze(2) - m.unsqueeze(1)).abs().sum(dim=3)  # (B, n, n)
+        if self.double_backward:
+            # n^2 * B * C memory per call: the defaults keep B * C small for the 2D benchmarks
+            l1 = (m.unsqueeze(2) - m.unsqueeze(1)).abs().sum(dim=3)  # (B, n, n)
+        else:
+            l1 = torch.cdist(m.contiguous(), m.contiguous(), p=1.0)
         return (torch.exp(-l1).sum(dim=2) - 1.0).t()  # (n, B), the sample itself (exp(0) = 1) left out
 
 
@@ -112,7 +118,8 @@ class MinibatchDisc(Technique):
     summary = "minibatch discrimination: D sees how close each sample lies to the rest of its batch (Salimans 2016)"
 
     def setup(self, run) -> None:
-        stat = MinibatchDiscrimination(run.D.feature_dim, self.p.kernels, self.p.kernel_dim)
+        double = any(t.needs_double_backward for t in run.techniques)
+        stat = MinibatchDiscrimination(run.D.feature_dim, self.p.kernels, self.p.kernel_dim, double_backward=double)
         add_batch_stat(run, stat)
 
 

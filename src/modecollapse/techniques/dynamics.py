@@ -63,6 +63,7 @@ class Unrolled(Technique):
     name = "unrolled"
     Params = UnrolledParams
     summary = "unrolled GAN: G is judged by D after k look-ahead steps, gradients through them (Metz 2017)"
+    needs_double_backward = True
 
     def g_critic(self, run, critic: Critic, judged: torch.Tensor) -> Critic:
         if self.p.k == 0:

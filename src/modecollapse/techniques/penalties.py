@@ -67,6 +67,7 @@ class GradientPenalty(Technique):
     name = "gp"
     Params = PenaltyParams
     summary = "gradient penalty on D: kind=wgan-gp|r1|r2|dragan, weight, lazy interval"
+    needs_double_backward = True
 
     def __init__(self, params: PenaltyParams) -> None:
         super().__init__(params)
