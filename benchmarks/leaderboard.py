@@ -72,11 +72,26 @@ ENTRIES: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
     "d-norm batch": ("--d-norm batch", lambda d: {"d_norm": "batch"}),
     "d-norm layer": ("--d-norm layer", lambda d: {"d_norm": "layer"}),
     "d-norm instance": ("--d-norm instance", lambda d: {"d_norm": "instance"}),
+    # the other adversarial losses in place of the non-saturating one (the loss's own implied
+    # technique comes with it: weight clipping for wgan, the lambda-10 penalty for wgan-gp)
+    "loss minimax": ("--loss minimax", lambda d: {"loss": "minimax"}),
+    "loss lsgan": ("--loss lsgan", lambda d: {"loss": "lsgan"}),
+    "loss hinge": ("--loss hinge", lambda d: {"loss": "hinge"}),
+    "loss wgan": ("--loss wgan", lambda d: {"loss": "wgan"}),
+    "loss wgan-gp": ("--loss wgan-gp", lambda d: {"loss": "wgan-gp"}),
     "ema": ("--ema", lambda d: _tech("ema")),
     "lr-decay": ("--lr-decay", lambda d: _tech("lr-decay")),
     "curriculum": ("--curriculum", lambda d: _tech("curriculum")),
     "best": ("--preset best", lambda d: preset_values("best", d)),
+    # what makes `best` work: its base settings, and its techniques on the plain GAN's base
+    "best base alone": ("--preset best, no techniques", lambda d: {**preset_values("best", d), "techniques": []}),
+    "best without r1": ("--preset best, no --gp", lambda d: _without(preset_values("best", d), "gp")),
+    "best techniques on plain": ("--gp kind=r1 --lr-decay shape=cosine --ema", lambda d: {"techniques": preset_values("best", d)["techniques"]}),
 }
+
+
+def _without(values: dict[str, Any], name: str) -> dict[str, Any]:
+    return {**values, "techniques": [t for t in values["techniques"] if t["name"] != name]}
 # Entries that change nothing on some benchmarks: the curriculum starts on the heaviest modes,
 # and every mode of ring and grid weighs the same. Measured on core-outliers instead.
 NOOP = {"curriculum": ("ring", "grid")}
@@ -150,6 +165,36 @@ def _verdict_text(v: dict[str, int]) -> str:
     return "; ".join(parts) or "no clear difference"
 
 
+def combined_table(table: dict[str, dict[str, Any]], runs: list[dict[str, Any]], entries: list[str]) -> str:
+    """One row per technique, ring and grid side by side (the README's table); ``*`` marks a
+    metric better than the plain GAN's by more than 2 combined s.e., ``†`` one that is worse."""
+    datas = [d for d in ("ring", "grid") if d in table]
+    head = "| technique | option | " + " | ".join(f"{d} modes | {d} hq | {d} rkl" for d in datas) + " |"
+    lines = [head, "|" + "---|" * (2 + 3 * len(datas))]
+    for entry in ENTRIES:
+        if entry not in entries:
+            continue
+        cells = [entry, f"`{ENTRIES[entry][0]}`"]
+        for data in datas:
+            if data in NOOP.get(entry, ()) or entry not in table[data]:
+                cells += ["no-op", "", ""]
+                continue
+            c = table[data][entry]
+            marks = against_plain(runs, data, entry) if entry != "plain" and "plain" in table[data] else {}
+            for key, digits in (("modes", 1), ("hq_fraction", 3), ("reverse_kl", 3)):
+                m, se = c[key]
+                mark = {1: "\\*", -1: "†"}.get(marks.get(key, 0), "")
+                cells.append(f"{m:.{digits}f} ± {se:.{digits}f}{mark}")
+        lines.append("| " + " | ".join(cells) + " |")
+    for name, pub in PUBLISHED:
+        cells = [name, "published"]
+        for data in datas:
+            m, h, k = pub.get(data, ("", "", None))
+            cells += [str(m), f"{h:.3f}" if h != "" else "", "" if k is None else str(k)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown(table: dict[str, dict[str, Any]], runs: list[dict[str, Any]], command: str, entries: list[str]) -> str:
     lines = [f"Command: `{command}`", "",
              "*vs plain*: a metric counts as better or worse when the means differ by more than two "
@@ -192,7 +237,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--steps", type=int, default=None, help="override every entry's steps (a smoke test, not the leaderboard)")
     ap.add_argument("--out", type=Path, default=Path("runs/leaderboard"))
-    ap.add_argument("--results", type=Path, default=RESULTS, help="where leaderboard.json/.md go ('' to skip)")
+    ap.add_argument("--results", default=str(RESULTS), help="where leaderboard.json/.md go ('' to skip)")
     args = ap.parse_args()
     entries = [e.strip() for e in args.only.split(",") if e.strip()] or list(ENTRIES)
     unknown = [e for e in entries if e not in ENTRIES]
@@ -200,7 +245,7 @@ def main() -> None:
         ap.error(f"unknown entry {unknown[0]!r}; choose from: {', '.join(ENTRIES)}")
     datas = args.data.split(",")
     # the slowest entries first, so the pool's last minutes are not spent on one long run
-    slow = ("best", "unrolled", "n-critic", "large batch")
+    slow = ("best", "best base alone", "best without r1", "unrolled", "minibatch-disc", "n-critic", "large batch")
     entries.sort(key=lambda e: (e not in slow, slow.index(e) if e in slow else 0))
     jobs = [(e, d, s, str(args.out), args.steps) for e in entries for d in datas for s in range(args.seeds) if d not in NOOP.get(e, ())]
     started = time.time()
@@ -210,16 +255,22 @@ def main() -> None:
     table = aggregate(runs, datas)
     command = "python benchmarks/leaderboard.py " + " ".join(sys.argv[1:])
     text = markdown(table, runs, command, entries)
+    if {"ring", "grid"} & set(datas):
+        text += "\n### ring and grid side by side\n\n" + combined_table(table, runs, entries) + "\n"
     print(text)
-    print(f"total wall time {wall / 60:.1f} min for {len(jobs)} runs ({args.workers} workers)")
-    if str(args.results):
+    reused = sum(bool(r.get("reused")) for r in runs)
+    timing = (f"This invocation: {wall / 60:.1f} min of wall time, {len(jobs)} runs of which {reused} were "
+              f"reused from earlier invocations, {args.workers} workers.")
+    print(timing)
+    if args.results:  # '' skips writing (Path('') would mean the current directory)
+        args.results = Path(args.results)
         args.results.mkdir(parents=True, exist_ok=True)
         payload = {"command": command, "seeds": args.seeds, "wall_minutes": wall / 60, "table": table,
                    "configs": {e: config_for(e, datas[0], 0, args.steps).to_dict() for e in entries},
                    "published": {n: p for n, p in PUBLISHED}, "runs": runs}
         suffix = "" if set(entries) == set(ENTRIES) and datas == ["ring", "grid"] else "-" + "-".join(datas)
         (args.results / f"leaderboard{suffix}.json").write_text(json.dumps(payload, indent=1) + "\n")
-        (args.results / f"leaderboard{suffix}.md").write_text(text + f"\nTotal wall time {wall / 60:.1f} min, {args.workers} workers.\n")
+        (args.results / f"leaderboard{suffix}.md").write_text(text + "\n" + timing + "\n")
 
 
 if __name__ == "__main__":
