@@ -111,6 +111,15 @@ def _linears(module):
     return [m for m in module.modules() if isinstance(m, nn.Linear)]
 
 
+def test_d_norm_spectral_is_the_spectral_norm_technique_on_d():
+    from modecollapse.train import resolve
+    cfg = resolve(dataclasses.replace(TINY, d_norm="spectral"))[0]
+    assert cfg.d_norm == "none"
+    assert [(t.name, t.params["where"]) for t in cfg.techniques] == [("spectral-norm", "d")]
+    run = build_run(dataclasses.replace(TINY, d_norm="spectral"))
+    assert any(hasattr(m, "parametrizations") or hasattr(m, "weight_orig") for m in run.D.modules())
+
+
 def test_spectral_norm_makes_top_singular_value_one():
     run = build_run(cfg_with("spectral-norm", {"where": "d"}, d_width=32))
     for _ in range(5):

@@ -27,8 +27,8 @@ _PLAIN_OPTIONS = [
     ("--d-width", "d_width", int, "hidden width of the discriminator"),
     ("--d-depth", "d_depth", int, "hidden layers of the discriminator"),
     ("--activation", "activation", str, "hidden activation: relu, leaky_relu, tanh, elu, silu"),
-    ("--d-norm", "d_norm", str, "discriminator normalisation: none, batch, layer, instance "
-                                "(batch leaks batch statistics into D's verdict)"),
+    ("--d-norm", "d_norm", str, "discriminator normalisation: none, batch, layer, instance, spectral "
+                                "(batch leaks batch statistics into D's verdict; spectral is --spectral-norm where=d)"),
     ("--steps", "steps", int, "generator steps"),
     ("--batch-size", "batch_size", int, "samples per batch (a large batch is itself a technique)"),
     ("--n-critic", "n_critic", int, "discriminator steps per generator step"),

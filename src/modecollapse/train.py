@@ -88,6 +88,13 @@ def resolve(cfg: TrainConfig) -> tuple[TrainConfig, Benchmark, AdversarialLoss, 
     loss = LOSSES.get(cfg.loss)
     specs = list(cfg.techniques)
     given = {s.name for s in specs}
+    if cfg.d_norm == "spectral":
+        # `--d-norm spectral` is spectral normalisation of D's layers, i.e. the technique;
+        # config.json records it as the technique so that a run reads one way only.
+        cfg.d_norm = "none"
+        if "spectral-norm" not in given:
+            specs.append(TechniqueSpec("spectral-norm", {"where": "d"}))
+            given.add("spectral-norm")
     # A loss's own technique (wgan's clipping, wgan-gp's penalty) is added unless the user
     # gave that technique explicitly, which then replaces it.
     specs += [TechniqueSpec(name, dict(p)) for name, p in loss.implies if name not in given]

@@ -48,7 +48,7 @@ def make_norm(name: str, width: int) -> nn.Module | None:
         return nn.LayerNorm(width)
     if name == "instance":
         return nn.LayerNorm(width, elementwise_affine=False)
-    raise ConfigError(f"unknown discriminator normalisation {name!r}; choose one of: none, batch, layer, instance.")
+    raise ConfigError(f"unknown discriminator normalisation {name!r}; choose one of: none, batch, layer, instance, spectral.")
 
 
 def _mlp(in_dim: int, width: int, depth: int, activation: str, norm: str = "none") -> nn.Sequential:
