@@ -73,6 +73,7 @@ BAD = [
     (["--d-norm", "group"], "unknown discriminator normalisation"),
     (["--beta1", "1.5"], "--beta1 must lie in [0, 1)"),
     (["--threads", "0"], "--threads must be >= 1"),
+    (["--preset", "best", "--data", "stacked-mnist"], "is defined for the vector benchmarks"),
 ]
 
 
