@@ -87,7 +87,16 @@ ENTRIES: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
     "best base alone": ("--preset best, no techniques", lambda d: {**preset_values("best", d), "techniques": []}),
     "best without r1": ("--preset best, no --gp", lambda d: _without(preset_values("best", d), "gp")),
     "best techniques on plain": ("--gp kind=r1 --lr-decay shape=cosine --ema", lambda d: {"techniques": preset_values("best", d)["techniques"]}),
+    # unrolling on a base whose D does not learn 4x faster: the library's defaults (no preset)
+    "default base": ("(no preset: lr 1e-3 both, latent 2, 2 x 128)", lambda d: _defaults(d)),
+    "unrolled on default base": ("--unrolled k=5 (no preset)", lambda d: {**_defaults(d), **_tech("unrolled", k=5)}),
 }
+
+
+def _defaults(data: str) -> dict[str, Any]:
+    """TrainConfig's own defaults for every setting the vanilla preset fixes."""
+    base = TrainConfig(data=data)
+    return {key: getattr(base, key) for key in preset_values("vanilla", data) if key != "data"} | {"techniques": []}
 
 
 def _without(values: dict[str, Any], name: str) -> dict[str, Any]:
@@ -245,7 +254,7 @@ def main() -> None:
         ap.error(f"unknown entry {unknown[0]!r}; choose from: {', '.join(ENTRIES)}")
     datas = args.data.split(",")
     # the slowest entries first, so the pool's last minutes are not spent on one long run
-    slow = ("best", "best base alone", "best without r1", "unrolled", "minibatch-disc", "n-critic", "large batch")
+    slow = ("best", "best base alone", "best without r1", "unrolled on default base", "unrolled", "minibatch-disc", "n-critic", "large batch")
     entries.sort(key=lambda e: (e not in slow, slow.index(e) if e in slow else 0))
     jobs = [(e, d, s, str(args.out), args.steps) for e in entries for d in datas for s in range(args.seeds) if d not in NOOP.get(e, ())]
     started = time.time()
