@@ -101,6 +101,8 @@ def _defaults(data: str) -> dict[str, Any]:
 
 def _without(values: dict[str, Any], name: str) -> dict[str, Any]:
     return {**values, "techniques": [t for t in values["techniques"] if t["name"] != name]}
+
+
 # Entries that change nothing on some benchmarks: the curriculum starts on the heaviest modes,
 # and every mode of ring and grid weighs the same. Measured on core-outliers instead.
 NOOP = {"curriculum": ("ring", "grid")}
@@ -141,29 +143,27 @@ def run_one(job: tuple[str, str, int, str, int | None]) -> dict[str, Any]:
     return summary
 
 
+METRICS = (("modes", True), ("hq_fraction", True), ("reverse_kl", False))  # name, higher is better
+
+
 def aggregate(runs: list[dict[str, Any]], datas: list[str]) -> dict[str, dict[str, Any]]:
+    """Per dataset and entry: mean ± s.e. of each metric and, for every entry but ``plain``,
+    ``vs_plain``: per metric +1 better than the plain GAN, -1 worse, 0 within 2 combined s.e."""
     table: dict[str, dict[str, Any]] = {}
     for data in datas:
         table[data] = {}
-        for entry in ENTRIES:
-            rows = [r for r in runs if r["data"] == data and r["entry"] == entry]
+        groups = {e: [r for r in runs if r["data"] == data and r["entry"] == e] for e in ENTRIES}
+        for entry, rows in groups.items():
             if not rows:
                 continue
             cell = {k: mean_se([float(r[k]) for r in rows]) for k in ("modes", "hq_fraction", "reverse_kl", "wall_seconds")}
             cell.update(seeds=len(rows), steps=rows[0]["steps_config"], option=ENTRIES[entry][0],
                         diverged=sum(r["status"] != "ok" for r in rows))
+            if entry != "plain" and groups["plain"]:
+                cell["vs_plain"] = {k: versus([float(r[k]) for r in groups["plain"]], [float(r[k]) for r in rows], hib)
+                                    for k, hib in METRICS}
             table[data][entry] = cell
     return table
-
-
-METRICS = (("modes", True), ("hq_fraction", True), ("reverse_kl", False))  # name, higher is better
-
-
-def against_plain(runs: list[dict[str, Any]], data: str, entry: str) -> dict[str, int]:
-    """Per metric: +1 better than the plain GAN, -1 worse, 0 within 2 combined s.e."""
-    def values(e: str, k: str) -> list[float]:
-        return [float(r[k]) for r in runs if r["data"] == data and r["entry"] == e]
-    return {k: versus(values("plain", k), values(entry, k), hib) for k, hib in METRICS}
 
 
 def _verdict_text(v: dict[str, int]) -> str:
@@ -174,7 +174,7 @@ def _verdict_text(v: dict[str, int]) -> str:
     return "; ".join(parts) or "no clear difference"
 
 
-def combined_table(table: dict[str, dict[str, Any]], runs: list[dict[str, Any]], entries: list[str]) -> str:
+def combined_table(table: dict[str, dict[str, Any]], entries: list[str]) -> str:
     """One row per technique, ring and grid side by side (the README's table); ``*`` marks a
     metric better than the plain GAN's by more than 2 combined s.e., ``†`` one that is worse."""
     datas = [d for d in ("ring", "grid") if d in table]
@@ -189,7 +189,7 @@ def combined_table(table: dict[str, dict[str, Any]], runs: list[dict[str, Any]],
                 cells += ["no-op", "", ""]
                 continue
             c = table[data][entry]
-            marks = against_plain(runs, data, entry) if entry != "plain" and "plain" in table[data] else {}
+            marks = c.get("vs_plain", {})
             for key, digits in (("modes", 1), ("hq_fraction", 3), ("reverse_kl", 3)):
                 m, se = c[key]
                 mark = {1: "\\*", -1: "†"}.get(marks.get(key, 0), "")
@@ -204,7 +204,7 @@ def combined_table(table: dict[str, dict[str, Any]], runs: list[dict[str, Any]],
     return "\n".join(lines)
 
 
-def markdown(table: dict[str, dict[str, Any]], runs: list[dict[str, Any]], command: str, entries: list[str]) -> str:
+def markdown(table: dict[str, dict[str, Any]], command: str, entries: list[str]) -> str:
     lines = [f"Command: `{command}`", "",
              "*vs plain*: a metric counts as better or worse when the means differ by more than two "
              "combined standard errors (a rough screen over 5 seeds, not a significance test).", ""]
@@ -222,7 +222,7 @@ def markdown(table: dict[str, dict[str, Any]], runs: list[dict[str, Any]], comma
             c = cells[entry]
             (m, ms), (h, hs), (k, ks), (w, _) = c["modes"], c["hq_fraction"], c["reverse_kl"], c["wall_seconds"]
             note = f" ({c['diverged']} of {c['seeds']} diverged)" if c["diverged"] else ""
-            verdict = "" if entry == "plain" or "plain" not in cells else against_plain(runs, data, entry)
+            verdict = c.get("vs_plain")
             if verdict and verdict["modes"] <= 0 and verdict["reverse_kl"] <= 0:
                 no_help.append(entry)
             lines.append(f"| {entry}{note} | `{c['option']}` | {c['steps']} | {m:.1f} ± {ms:.1f} | {h:.3f} ± {hs:.3f} | "
@@ -263,9 +263,9 @@ def main() -> None:
     wall = time.time() - started
     table = aggregate(runs, datas)
     command = "python benchmarks/leaderboard.py " + " ".join(sys.argv[1:])
-    text = markdown(table, runs, command, entries)
+    text = markdown(table, command, entries)
     if {"ring", "grid"} & set(datas):
-        text += "\n### ring and grid side by side\n\n" + combined_table(table, runs, entries) + "\n"
+        text += "\n### ring and grid side by side\n\n" + combined_table(table, entries) + "\n"
     print(text)
     reused = sum(bool(r.get("reused")) for r in runs)
     timing = (f"This invocation: {wall / 60:.1f} min of wall time, {len(jobs)} runs of which {reused} were "

@@ -23,13 +23,13 @@ def test_marks_against_plain_and_the_did_not_help_list():
     runs += [_run("pack", "ring", 8, 0.2, 0.1 + 0.01 * i) for i in range(3)]       # more modes, lower hq
     runs += [_run("replay", "ring", m, 0.9, 2.0 - 0.1 * m) for m in (1, 2, 1)]     # the same as plain
     table = lb.aggregate(runs, ["ring"])
-    assert lb.against_plain(runs, "ring", "pack") == {"modes": 1, "hq_fraction": -1, "reverse_kl": 1}
-    assert lb.against_plain(runs, "ring", "replay") == {"modes": 0, "hq_fraction": 0, "reverse_kl": 0}
-    text = lb.markdown(table, runs, "cmd", ["plain", "pack", "replay"])
+    assert table["ring"]["pack"]["vs_plain"] == {"modes": 1, "hq_fraction": -1, "reverse_kl": 1}
+    assert table["ring"]["replay"]["vs_plain"] == {"modes": 0, "hq_fraction": 0, "reverse_kl": 0}
+    text = lb.markdown(table, "cmd", ["plain", "pack", "replay"])
     assert "| pack | `--pack m=4` | 5000 | 8.0 ± 0.0 |" in text
     assert "better modes, rkl; worse hq" in text
     assert "Did not restore modes on ring (neither modes nor reverse_kl better than plain): replay." in text
-    combined = lb.combined_table(table, runs, ["plain", "pack", "replay"]).splitlines()
+    combined = lb.combined_table(table, ["plain", "pack", "replay"]).splitlines()
     assert combined[0].startswith("| technique | option | ring modes | ring hq | ring rkl |")
     assert combined[3].startswith("| pack | `--pack m=4` | 8.0 ± 0.0\\* | 0.200 ± 0.000† |")
 

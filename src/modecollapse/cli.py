@@ -23,6 +23,12 @@ class Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
+def check_threads(threads: int | None) -> None:
+    """The ``--threads`` check both subcommands share: absent, or a positive integer."""
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {threads}.")
+
+
 def _subcommands():
     from . import cli_measure, cli_train
 

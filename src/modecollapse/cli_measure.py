@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from .cli import check_threads
 from .data import DATASETS
 from .data.base import Benchmark, GaussianMixture
 from .errors import ConfigError
@@ -246,11 +247,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"cannot write --out {args.out}: give a file path inside an existing folder.")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}.")
+    check_threads(args.threads)
     if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
-        import torch
-
         torch.set_num_threads(args.threads)
     inputs = _load_inputs(args, params)
     show = not args.quiet and sys.stderr.isatty()

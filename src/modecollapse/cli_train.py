@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from .cli import check_threads
 from .config import TechniqueSpec, TrainConfig
 from .data import DATASETS
 from .errors import ConfigError
@@ -154,8 +155,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(resolved.to_dict(), indent=2))
         return 0
     progress = not args.quiet and sys.stderr.isatty()
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
+    check_threads(args.threads)
     summary = train(cfg, out, resume=bool(args.resume), overwrite=args.overwrite, progress=progress,
                     threads=args.threads or "auto")
     if args.json:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .data import DATASETS
 from .errors import ConfigError
 
 
@@ -71,7 +72,7 @@ def preset_values(name: str, data: str) -> dict[str, Any]:
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(sorted(PRESETS))}.")
     if data in IMAGE_DATA:
-        raise ConfigError(f"--preset {name} is defined for the vector benchmarks (ring, grid, plus, core-outliers, "
-                          f"highdim, lines), not for {data}; give the options yourself (docs/stacked_mnist.md has "
-                          "the Stacked MNIST protocol's settings).")
+        vector = ", ".join(n for n in DATASETS.names() if n not in IMAGE_DATA)
+        raise ConfigError(f"--preset {name} is defined for the vector benchmarks ({vector}), not for {data}; give the "
+                          "options yourself (docs/stacked_mnist.md has the Stacked MNIST protocol's settings).")
     return PRESETS[name].values(data)

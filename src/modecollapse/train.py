@@ -88,16 +88,15 @@ def resolve(cfg: TrainConfig) -> tuple[TrainConfig, Benchmark, AdversarialLoss, 
     loss = LOSSES.get(cfg.loss)
     specs = list(cfg.techniques)
     given = {s.name for s in specs}
+    implied = list(loss.implies)
     if cfg.d_norm == "spectral":
-        # `--d-norm spectral` is spectral normalisation of D's layers, i.e. the technique;
-        # config.json records it as the technique so that a run reads one way only.
+        # `--d-norm spectral` is the spectral-norm technique on D; config.json records it as
+        # the technique so that a run reads one way only.
         cfg.d_norm = "none"
-        if "spectral-norm" not in given:
-            specs.append(TechniqueSpec("spectral-norm", {"where": "d"}))
-            given.add("spectral-norm")
-    # A loss's own technique (wgan's clipping, wgan-gp's penalty) is added unless the user
-    # gave that technique explicitly, which then replaces it.
-    specs += [TechniqueSpec(name, dict(p)) for name, p in loss.implies if name not in given]
+        implied.insert(0, ("spectral-norm", {"where": "d"}))
+    # A technique implied by the loss (wgan's clipping, wgan-gp's penalty) or by --d-norm is
+    # added unless the user gave that technique explicitly, which then replaces it.
+    specs += [TechniqueSpec(name, dict(p)) for name, p in implied if name not in given]
     techniques: list[Technique] = []
     resolved_specs = []
     for spec in specs:

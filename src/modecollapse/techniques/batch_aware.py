@@ -77,7 +77,8 @@ class MinibatchDiscrimination(nn.Module):
             # n^2 * B * C memory per call: the defaults keep B * C small for the 2D benchmarks
             l1 = (m.unsqueeze(2) - m.unsqueeze(1)).abs().sum(dim=3)  # (B, n, n)
         else:
-            l1 = torch.cdist(m.contiguous(), m.contiguous(), p=1.0)
+            m = m.contiguous()
+            l1 = torch.cdist(m, m, p=1.0)
         return (torch.exp(-l1).sum(dim=2) - 1.0).t()  # (n, B), the sample itself (exp(0) = 1) left out
 
 
