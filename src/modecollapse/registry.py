@@ -58,8 +58,18 @@ class Registry(Generic[T]):
         return list(self._items.items())
 
 
+def convert_value(value: str, typ: Any, key: str, owner: str) -> Any:
+    """Converts the command-line string ``value`` to the annotated type ``typ`` (int, float,
+    bool, str, a Literal, an Optional of these, or ``tuple[X, ...]`` written ``a,b,c``)."""
+    return _convert(value, typ, key, owner)
+
+
 def _convert(value: str, typ: Any, key: str, owner: str) -> Any:
     origin = typing.get_origin(typ)
+    if origin is tuple:
+        args = typing.get_args(typ)
+        item = args[0] if args else str
+        return tuple(_convert(v.strip(), item, key, owner) for v in value.split(",") if v.strip())
     if origin is typing.Literal:
         choices = typing.get_args(typ)
         if value not in choices:
