@@ -42,9 +42,9 @@ from .plots import curves_figure
 
 @dataclass
 class DiffusionParams:
-    sizes: tuple[int, ...] = field(default=(4, 16, 64, 256, 1024, 4096), metadata={
+    sizes: tuple[int, ...] = field(default=(4, 8, 16, 64, 1024), metadata={
         "help": "2D training-set sizes, one model each"})
-    steps: int = field(default=3000, metadata={"help": "Adam steps per 2D model (the fixed budget)"})
+    steps: int = field(default=2000, metadata={"help": "Adam steps per 2D model (the fixed budget)"})
     eval_every: int = field(default=500, metadata={"help": "steps between measurements over training (2D)"})
     ring_modes: int = field(default=8, metadata={"help": "modes of the 2D ring mixture"})
     ring_std: float = field(default=0.15, metadata={"help": "std of each ring mode (wide enough that fresh samples are new points)"})
@@ -59,7 +59,7 @@ class DiffusionParams:
     data_dir: str = field(default="", metadata={"help": f"directory of the MNIST IDX files (default ${DATA_ENV}; none: 2D only)"})
     timesteps: int = field(default=100, metadata={"help": "diffusion steps T"})
     batch_size: int = field(default=128, metadata={"help": "minibatch size (drawn with replacement; MNIST uses at most 64)"})
-    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
+    lr: float = field(default=2e-3, metadata={"help": "peak Adam learning rate (cosine decay to 0)"})
     ratio: float = field(default=1.0 / 3.0, metadata={"help": "memorisation criterion d1/d2 < ratio"})
     memorised_above: float = field(default=0.5, metadata={"help": "final memorisation fraction above which a model counts as memorising"})
 
