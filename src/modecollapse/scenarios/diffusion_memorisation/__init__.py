@@ -33,6 +33,7 @@ from ...data.mnist import DATA_ENV, load_mnist
 from ...data.synthetic import RingParams
 from ...errors import ConfigError
 from ...experiments import Context, Experiment, register_scenario
+from ...metrics.knn import cross_neighbourhoods
 from ...metrics.memorisation import memorisation
 from ...metrics.prdc import prdc
 from .ddpm import CosineSchedule, ddpm_loss, ddpm_sample
@@ -79,7 +80,11 @@ class DiffusionParams:
 def _measure(samples: torch.Tensor, train: torch.Tensor, held: torch.Tensor, ratio: float) -> dict[str, float]:
     m = memorisation(real=train, fake=samples, ratio=ratio)
     q = prdc(real=held, fake=samples, pr_k=3, dc_k=5)
-    return {"memorisation": m.memorisation, "memorisation_real": m.real_baseline, "precision": q.precision,
+    # the whole distribution behind the 1/3 cut: how close to a copy the typical sample is
+    d = cross_neighbourhoods(real=train, fake=samples, fake_nearest=2).fake_nearest_real.double()
+    median_ratio = float((d[:, 0] / d[:, 1].clamp_min(1e-30)).sqrt().median())
+    return {"memorisation": m.memorisation, "memorisation_real": m.real_baseline, "median_ratio": median_ratio,
+            "precision": q.precision,
             "recall": q.recall, "density": q.density, "coverage": q.coverage}
 
 
@@ -185,7 +190,7 @@ class DiffusionMemorisation(Experiment):
             for n, v in result[part].items():
                 base = v["memorisation_real"]
                 lines.append(f"  n = {int(n):>5}: memorisation {v['memorisation']:.3f} (chance "
-                             f"{'-' if base is None else f'{base:.3f}'}), recall {v['recall']:.3f}, "
+                             f"{'-' if base is None else f'{base:.3f}'}), median d1/d2 {v['median_ratio']:.2f}, recall {v['recall']:.3f}, "
                              f"coverage {v['coverage']:.3f}, final loss {v['loss']:.4f}")
         t = result["largest_memorising_size"]
         lines.append("2D: no size memorises at this budget" if t is None else
