@@ -70,15 +70,16 @@ class GANTrace:
     hq_fraction: list[float] = dataclasses.field(default_factory=list)
 
 
-def train_gan(cfg: TrainConfig, *, eval_every: int = 0, eval_samples: int = 1000, bar=None,
+def train_gan(cfg: TrainConfig, *, steps: int | None = None, eval_every: int = 0, eval_samples: int = 1000, bar=None,
               step_fn: Callable[[Any], tuple[torch.Tensor, torch.Tensor]] | None = None) -> tuple[Any, GANTrace]:
     """Builds a run from ``cfg`` and trains it for ``cfg.steps`` steps in memory (no run
     directory). ``step_fn(run) -> (d_loss, g_loss)`` replaces the trainer's step when given.
+    ``steps`` (default ``cfg.steps``) stops earlier; 0 returns the untrained initialisation.
     Returns the run (``run.G``, ``run.D``, ``run.dataset``, ``run.loss``, ``run.cfg``) and a trace."""
     run = build_run(cfg)
     step = step_fn or train_step
     trace = GANTrace()
-    for i in range(1, run.cfg.steps + 1):
+    for i in range(1, (run.cfg.steps if steps is None else steps) + 1):
         d, g = step(run)
         trace.steps.append(i)
         trace.d_loss.append(float(d))
@@ -102,3 +103,18 @@ def tail_std(values: list[float], frac: float = 0.5) -> float:
     """Standard deviation of the last ``frac`` of ``values`` (oscillation late in training)."""
     a = np.asarray(values[int(len(values) * (1 - frac)):], dtype=float)
     return float(a.std()) if len(a) > 1 else 0.0
+
+
+def scores(*, real: torch.Tensor, fake: torch.Tensor, benchmark=None) -> dict[str, float]:
+    """The project's collapse-aware metrics of ``fake`` against ``real`` (both (n, d)):
+    precision / recall (k=3), density / coverage (k=5), FID and, given the benchmark, modes."""
+    from ..metrics.fid import fid
+    from ..metrics.prdc import prdc
+
+    q = prdc(real=real, fake=fake, pr_k=3, dc_k=5)
+    out = {"precision": q.precision, "recall": q.recall, "density": q.density, "coverage": q.coverage,
+           "fid": fid(real=real, fake=fake).fid}
+    if benchmark is not None:
+        s = mode_stats(samples=fake, benchmark=benchmark)
+        out.update({"modes": s.modes, "num_modes": s.num_modes, "hq_fraction": s.hq_fraction})
+    return out
