@@ -118,3 +118,24 @@ def scores(*, real: torch.Tensor, fake: torch.Tensor, benchmark=None) -> dict[st
         s = mode_stats(samples=fake, benchmark=benchmark)
         out.update({"modes": s.modes, "num_modes": s.num_modes, "hq_fraction": s.hq_fraction})
     return out
+
+
+def load_run_generator(path: str):
+    """The generator of a lab run directory written by ``modecollapse train`` (its
+    ``config.json`` and ``checkpoint.pt``), as a built run with the trained G weights."""
+    from .. import rundir
+
+    d = Path(path)
+    cfg = TrainConfig.load(d / "config.json")
+    state = rundir.load_checkpoint(d)
+    run = build_run(cfg)
+    run.G.load_state_dict(state["G"])
+    run.G.eval()
+    return run
+
+
+def preset_config(name: str, data: str, **overrides: Any) -> TrainConfig:
+    """The config of training preset ``name`` (``presets.py``) on ``data`` with ``overrides``."""
+    from ..presets import PRESETS
+
+    return TrainConfig.from_dict({**PRESETS[name].values(data), **overrides})
