@@ -56,7 +56,8 @@ class DiversityTradeoff(Experiment):
             run, _ = train_gan(dataclasses.replace(base, techniques=techniques), bar=bar)
             fake = generate(run, p.samples, seed=ctx.seed + 101)
             real = run.dataset.sample(p.samples, ctx.generator(5))
-            rows.append({"lambda": float(lam), **scores(real=real, fake=fake, benchmark=run.dataset)})
+            spread = float((fake - fake.mean(0)).norm(dim=1).mean())  # mean distance to the samples' centre
+            rows.append({"lambda": float(lam), **scores(real=real, fake=fake, benchmark=run.dataset), "spread": spread})
         bar.close()
         result = {"sweep": rows, **{c: [r[c] for r in rows] for c in ("lambda",) + COLUMNS},
                   "num_modes": rows[0]["num_modes"]}

@@ -136,7 +136,7 @@ class LatentInterpolation(Experiment):
                 m = np.asarray(g[kind]["mode"], dtype=float)
                 m[np.asarray(g[kind]["hq"]) == 0] = np.nan
                 cmap = plt.get_cmap("tab10").copy()
-                cmap.set_bad("white")
+                cmap = cmap.with_extremes(bad="white")
                 ax.imshow(np.ma.masked_invalid(m), aspect="auto", cmap=cmap, vmin=0, vmax=9, interpolation="nearest")
                 ax.set_xlabel("step along the walk (white: between modes)")
                 ax.set_ylabel("walk")
