@@ -189,7 +189,7 @@ class Colorization(Experiment):
         ax2.bar(x + 0.2, [r["methods"][n]["mean_distance_to_mean"] for n in names], 0.4, color="tab:brown",
                 label="distance to the mean colour")
         ax2.axhline(p.chroma, color="tab:brown", ls=":", lw=0.8)
-        ax.set_xticks(x, names, fontsize=8)
+        ax.set_xticks(x, names, fontsize=7, rotation=15)
         ax.set_ylabel("colours produced (of %d)" % p.colours)
         ax2.set_ylabel("mean distance to the mean colour")
         h1, l1 = ax.get_legend_handles_labels()

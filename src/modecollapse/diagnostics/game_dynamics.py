@@ -202,7 +202,7 @@ def curvature_test(p: Params, ctx, bar) -> dict:
         directions[f"random{i}"] = torch.randn(x.shape, generator=gen)
     out: dict = {"modes_at_probe": stats.modes, "num_modes": ds.num_modes, "hq_fraction": stats.hq_fraction,
                  "dominant_mode": dominant, "train_modes_final": stats.modes, "directions": {}}
-    ts = np.linspace(-1.0, 1.0, 21)
+    ts = np.linspace(-0.2, 0.2, 21)
     for name, delta in directions.items():
         u = pullback(run, z, delta)
         slope, curv = directional_derivatives(run, z, u)
