@@ -1,5 +1,7 @@
-"""fid-blind-spot: FID compares only means and covariances, so a generator that misses half
-the modes can score near 0 if its clusters are inflated to the right moments.
+"""fid-blind-spot: FID compares only means and covariances; the textbook example is a
+generator that keeps half the modes and inflates its clusters to the real moments. The
+toy shows that such a pair cannot sit on the real modes, and that the FID-0 pair misses
+every mode.
 
 Heusel, Ramsauer, Unterthiner, Nessler & Hochreiter (2017), "GANs Trained by a Two
 Time-Scale Update Rule Converge to a Local Nash Equilibrium" (FID); the seeds' plus toy
@@ -84,7 +86,7 @@ def constructions(p: Params, real: torch.Tensor, gen: torch.Generator, ds) -> di
 @register_diagnostic
 class FIDBlindSpot(Experiment):
     name = "fid-blind-spot"
-    summary = "plus toy: two inflated clusters can match FID's moments while recall, coverage and modes see the missing half"
+    summary = "plus toy: FID of two clusters inflated to the real moments reaches 0 while recall, coverage and modes expose them"
     Params = Params
     __doc__ = __doc__
 
