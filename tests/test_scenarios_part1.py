@@ -143,3 +143,29 @@ def test_scenarios_listed_and_bad_options_exit_2(capsys):
     assert main(["scenario", "self-supervised", "--methods", "bogus", "--data-dir", "/nonexistent"]) == 2
     assert "unknown method" in capsys.readouterr().err
     assert main(["scenario", "diffusion-memorisation", "--sizes", "1,8"]) == 2
+
+
+# -- modecollapse measure: the new metrics on the user's own embeddings -----------------------
+def test_measure_cli_lists_and_computes_effective_rank_and_embedding_std(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    from modecollapse.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["measure", "--help"])
+    help_text = capsys.readouterr().out
+    assert "effective_rank" in help_text and "embedding_std" in help_text
+    line = (torch.randn(200, 1, generator=_gen(13)) * torch.randn(1, 6, generator=_gen(14))).numpy()  # rank 1
+    iso = torch.randn(4000, 6, generator=_gen(15)).numpy()
+    np.save(tmp_path / "fake.npy", line)
+    np.save(tmp_path / "real.npy", iso)
+    code = main(["measure", "--fake", str(tmp_path / "fake.npy"), "--real", str(tmp_path / "real.npy"),
+                 "--metrics", "effective_rank,embedding_std", "--json"])
+    r = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert r["effective_rank"] == pytest.approx(1.0, abs=1e-5)
+    assert r["effective_rank_real"] == pytest.approx(6.0, rel=0.02)
+    assert r["embedding_std"] == pytest.approx(float(np.std(line, axis=0, ddof=1).mean()), rel=1e-5)
+    assert r["higher_is_better"] == {"effective_rank": True, "embedding_std": True}
