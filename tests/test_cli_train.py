@@ -70,7 +70,7 @@ BAD = [
     (["--data-arg", "modes=many"], "is not a valid int"),
     (["--data-arg", "std=-1"], "std must be positive"),
     (["--gp", "kind=r9"], "choose one of: wgan-gp, r1, r2, dragan"),
-    (["--d-norm", "group"], "unknown discriminator normalisation"),
+    (["--d-norm", "group"], "unknown --d-norm"),
     (["--beta1", "1.5"], "--beta1 must lie in [0, 1)"),
     (["--threads", "0"], "--threads must be >= 1"),
     (["--preset", "best", "--data", "stacked-mnist"], "is defined for the vector benchmarks"),

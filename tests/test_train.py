@@ -66,12 +66,26 @@ def test_resume_reaches_the_uninterrupted_result(tiny_cfg, tmp_path, loss):
     assert steps == [10, 20, 30]
 
 
-def test_resume_after_a_crash_between_checkpoints(tiny_cfg, tmp_path):
+def test_resume_after_a_crash_between_checkpoints(tiny_cfg, tmp_path, monkeypatch):
     """A crash at step 25 with checkpoints every 10: the evaluation at step 25 was written,
     the checkpoint is from step 20. Resuming replays 21..30 and keeps metrics.jsonl clean."""
+    import importlib
+
+    trainer = importlib.import_module("modecollapse.train")
+
     cfg = dataclasses.replace(tiny_cfg, eval_every=5, checkpoint_every=10)
     train(cfg, tmp_path / "full", progress=False)
-    train(cfg, tmp_path / "r", progress=False, stop_after=25)
+    real_step = trainer.train_step
+
+    def crash_at_26(run):  # an abrupt stop in the middle of step 26 (a second Ctrl-C, a kill)
+        if run.step == 25:
+            raise KeyboardInterrupt
+        return real_step(run)
+
+    monkeypatch.setattr(trainer, "train_step", crash_at_26)
+    summary = train(cfg, tmp_path / "r", progress=False)
+    monkeypatch.undo()
+    assert summary["status"] == "interrupted" and summary["steps"] == 25
     assert load_checkpoint(tmp_path / "r")["step"] == 20
     train(cfg, tmp_path / "r", resume=True, progress=False)
     steps = [json.loads(x)["step"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .cli import check_threads
+from .cli_common import check_threads
 from .data import DATASETS
 from .data.base import Benchmark, GaussianMixture
 from .errors import ConfigError
