@@ -131,8 +131,14 @@ def test_discriminator_norms_train(tiny_cfg, tmp_path, norm):
     assert summary["status"] == "ok"
 
 
-@pytest.mark.parametrize("data", ["grid", "plus", "core-outliers", "lines", "highdim"])
-def test_every_benchmark_trains(tiny_cfg, tmp_path, data):
+@pytest.mark.parametrize("data,num_modes,dim", [("grid", 25, 2), ("plus", 4, 2), ("core-outliers", 5, 2), ("lines", 4, 2),
+                                               ("highdim", 10, 1200)])
+def test_every_benchmark_trains(tiny_cfg, tmp_path, data, num_modes, dim):
+    """Each benchmark's documented number of modes reaches the summary, and the summary's
+    counts agree with its own modes and hq_fraction on the eval samples written."""
     cfg = dataclasses.replace(tiny_cfg, data=data, steps=5, eval_every=5, eval_samples=50)
     summary = train(cfg, tmp_path / data, progress=False)
-    assert summary["status"] == "ok" and summary["num_modes"] == build_run(cfg).dataset.num_modes
+    assert summary["status"] == "ok" and summary["num_modes"] == num_modes and len(summary["counts"]) == num_modes
+    assert summary["modes"] == sum(c > 0 for c in summary["counts"])
+    assert summary["hq_fraction"] == pytest.approx(sum(summary["counts"]) / 50)
+    assert np.load(tmp_path / data / "samples.npy").shape == (50, dim)
