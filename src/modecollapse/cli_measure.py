@@ -260,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         inputs.reference.save(args.real_stats)
     if args.out is not None:
-        from .rundir import atomic_write
+        from .fileio import atomic_write
 
         atomic_write(args.out, lambda tmp: Path(tmp).write_text(text + "\n"))
     print(text if args.json else _human(result))

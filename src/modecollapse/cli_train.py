@@ -136,8 +136,10 @@ def _typed_data_args(data: str, pairs: dict[str, str]) -> dict:
     """Converts ``--data-arg`` strings to the dataset's parameter types (validating them)."""
     from .registry import params_from_strings
 
-    parsed = params_from_strings(DATASETS.get(data), pairs, f"dataset {data!r}")
-    return {key: getattr(parsed, key) for key in pairs}
+    cls = DATASETS.get(data)
+    parsed = params_from_strings(cls, pairs, f"dataset {data!r}")
+    new_names = getattr(cls, "RENAMED", {})  # an old name given: the value under its new name
+    return {new_names.get(key, key): getattr(parsed, new_names.get(key, key)) for key in pairs}
 
 
 def _given_config_options(args: argparse.Namespace) -> list[str]:

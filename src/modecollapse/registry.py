@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import sys
 import typing
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
@@ -101,11 +102,28 @@ def _convert(value: str, typ: Any, key: str, owner: str) -> Any:
     raise TypeError(f"unsupported parameter type {typ!r} for {owner}.{key}")
 
 
+def renamed(cls: type, values: dict[str, Any], owner: str) -> dict[str, Any]:
+    """``values`` with the old names a parameter dataclass still accepts (its ``RENAMED``
+    mapping, old -> new) replaced by the new ones, each with a one-line notice on stderr."""
+    renames = getattr(cls, "RENAMED", {})
+    if not any(old in values for old in renames):
+        return values
+    out = dict(values)
+    for old, new in renames.items():
+        if old in out:
+            if new in out:
+                raise ConfigError(f"{owner}: give {new} only ({old} is its old name).")
+            sys.stderr.write(f"modecollapse: note: {owner}: {old} is now called {new}; {old} will stop working in a later release.\n")
+            out[new] = out.pop(old)
+    return out
+
+
 def params_from_strings(cls: type[T], pairs: dict[str, str], owner: str) -> T:
     """Builds the parameter dataclass ``cls`` from ``{"key": "value"}`` strings.
 
     Unknown keys and unconvertible values raise :class:`ConfigError` naming the valid keys.
     """
+    pairs = renamed(cls, pairs, owner)
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs = {}
@@ -119,6 +137,7 @@ def params_from_strings(cls: type[T], pairs: dict[str, str], owner: str) -> T:
 
 def params_from_dict(cls: type[T], values: dict[str, Any], owner: str) -> T:
     """Builds ``cls`` from already-typed JSON values (as stored in ``config.json``)."""
+    values = renamed(cls, values, owner)
     fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = set(values) - fields
     if unknown:
