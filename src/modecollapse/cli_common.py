@@ -52,22 +52,26 @@ def plain_fields(cls: type) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(cls) if not f.metadata.get("flag") and _scalar_type(hints[f.name])]
 
 
-def add_field_options(group: Any, cls: type, *, exclude: Iterable[str] = (), shown: Any = None) -> list[str]:
-    """Adds ``--field-name VALUE`` for every plain field of ``cls`` (help from the field's
-    ``help`` metadata, default from ``shown`` or the class); returns the fields added."""
+def add_field_options(group: Any, cls: type, *, exclude: Iterable[str] = (), shown: Any = None,
+                      prefix: str = "") -> list[str]:
+    """Adds ``--[prefix-]field-name VALUE`` (destination ``[prefix_]field_name``) for every
+    plain field of ``cls``, help from the field's ``help`` metadata and the default from
+    ``shown`` or the class; returns the destinations added."""
     hints = typing.get_type_hints(cls)
     defaults = shown if shown is not None else cls()
     added = []
     for f in plain_fields(cls):
         if f.name in exclude:
             continue
+        dest = f"{prefix}_{f.name}" if prefix else f.name
+        flag = "--" + dest.replace("_", "-") if prefix else flag_of(f)
         default = getattr(defaults, f.name)
         text = default if not isinstance(default, float) else round(default, 6)
         text = "auto" if default is None else text
         typ = _scalar_type(hints[f.name])
-        group.add_argument(flag_of(f), dest=f.name, type=typ, default=None, metavar="N" if typ in (int, float) else "VALUE",
+        group.add_argument(flag, dest=dest, type=typ, default=None, metavar="N" if typ in (int, float) else "VALUE",
                            help=f"{f.metadata.get('help', '')} (default {text})")
-        added.append(f.name)
+        added.append(dest)
     return added
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .registry import option
 
 
 @dataclass
@@ -25,20 +26,6 @@ class TechniqueSpec:
 
 #: the same record for a training-time evaluator (``evaluators.py``)
 EvaluatorSpec = TechniqueSpec
-
-
-def option(default: Any = dataclasses.MISSING, *, help: str, factory: Any = dataclasses.MISSING, flag: str = "",
-           resume: bool = False) -> Any:
-    """A config field with its command-line help (``--help`` text lives here, once).
-
-    ``flag``: the option that sets a field which is not a plain ``--field-name VALUE`` (data,
-    lists of techniques ...), for the option-coverage test. ``resume=True``: the option may
-    change when a run is resumed (it does not change what was trained so far).
-    """
-    meta = {"help": help, "flag": flag, "resume": resume}
-    if factory is not dataclasses.MISSING:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
 
 
 @dataclass

@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import sys
 import typing
+from dataclasses import field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import ConfigError
@@ -57,6 +58,20 @@ class Registry(Generic[T]):
 
     def items(self) -> list[tuple[str, T]]:
         return list(self._items.items())
+
+
+def option(default: Any = dataclasses.MISSING, *, help: str, factory: Any = dataclasses.MISSING, flag: str = "",
+           resume: bool = False) -> Any:
+    """A dataclass field with its command-line help (``--help`` text lives here, once).
+
+    ``flag``: the option that sets a field which is not a plain ``--field-name VALUE`` (data,
+    lists of techniques ...), for the option-coverage test. ``resume=True``: the option may
+    change when a run is resumed (it does not change what was trained so far).
+    """
+    meta = {"help": help, "flag": flag, "resume": resume}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 def convert_value(value: str, typ: Any, key: str, owner: str) -> Any:
