@@ -142,3 +142,36 @@ def test_every_benchmark_trains(tiny_cfg, tmp_path, data, num_modes, dim):
     assert summary["modes"] == sum(c > 0 for c in summary["counts"])
     assert summary["hq_fraction"] == pytest.approx(sum(summary["counts"]) / 50)
     assert np.load(tmp_path / data / "samples.npy").shape == (50, dim)
+
+
+def test_ctrl_c_stops_at_the_end_of_the_step_and_the_resume_is_exact(tiny_cfg, tmp_path, monkeypatch):
+    """Ctrl-C (SIGINT) during step 13 lets that step finish, checkpoints at 13 and ends with
+    status interrupted; the resume reaches the uninterrupted weights. A second Ctrl-C stops at
+    once (the checkpoint is then the last periodic one)."""
+    import importlib
+    import signal
+
+    trainer = importlib.import_module("modecollapse.train")
+    train(tiny_cfg, tmp_path / "full", progress=False)
+    real_step = trainer.train_step
+
+    def press_ctrl_c(times):
+        def step(run):
+            if run.step == 12:
+                for _ in range(times):
+                    signal.raise_signal(signal.SIGINT)
+            return real_step(run)
+        return step
+
+    monkeypatch.setattr(trainer, "train_step", press_ctrl_c(1))
+    summary = train(tiny_cfg, tmp_path / "r", progress=False)
+    assert summary["status"] == "interrupted" and summary["steps"] == 13
+    assert load_checkpoint(tmp_path / "r")["step"] == 13
+    monkeypatch.setattr(trainer, "train_step", press_ctrl_c(2))
+    twice = train(tiny_cfg, tmp_path / "twice", progress=False)
+    assert twice["status"] == "interrupted" and twice["steps"] == 12 and load_checkpoint(tmp_path / "twice")["step"] == 10
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    train(tiny_cfg, tmp_path / "r", resume=True, progress=False)
+    for a, b in zip(final_weights(tmp_path / "full"), final_weights(tmp_path / "r")):
+        assert_same_state(a, b)
