@@ -504,8 +504,10 @@ def train(
                     at = run.step
                     with strategy.unwrapped(run):
                         load_checkpoint_state(run, rundir.load_checkpoint(out), strategy.rank, evaluators=False)
-                        run.lr_scale *= signal_.lr_scale
-                        run.ctx.set_learning_rates(*run.base_learning_rates)
+                        run.lr_scale *= signal_.lr_scale  # the base a schedule (lr-decay) scales from
+                        for opt in (run.opt_g, run.opt_d):  # the restored rates, schedule included
+                            for group in opt.param_groups:
+                                group["lr"] *= signal_.lr_scale
                     rollbacks.append({"at_step": at, "to_step": run.step, "reason": signal_.reason,
                                       "lr_scale": run.lr_scale})
                     if strategy.is_writer:
