@@ -152,6 +152,8 @@ def test_ctrl_c_stops_at_the_end_of_the_step_and_the_resume_is_exact(tiny_cfg, t
     import signal
 
     trainer = importlib.import_module("modecollapse.train")
+    # as in a terminal, even where the test runner was started with SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     before = signal.getsignal(signal.SIGINT)
     train(tiny_cfg, tmp_path / "full", progress=False)
     real_step = trainer.train_step
@@ -173,6 +175,7 @@ def test_ctrl_c_stops_at_the_end_of_the_step_and_the_resume_is_exact(tiny_cfg, t
     assert twice["status"] == "interrupted" and twice["steps"] == 12 and load_checkpoint(tmp_path / "twice")["step"] == 10
     monkeypatch.undo()
     assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
+    signal.signal(signal.SIGINT, previous)
     train(tiny_cfg, tmp_path / "r", resume=True, progress=False)
     for a, b in zip(final_weights(tmp_path / "full"), final_weights(tmp_path / "r")):
         assert_same_state(a, b)
