@@ -133,8 +133,14 @@ def test_self_supervised_invariance_collapses_and_vicreg_stays_spread():
     assert vic["embedding_std_min"] > 0.5  # VICReg's hinge holds every dimension near std 1
 
 
-def test_scenarios_listed_and_bad_options_exit_2(capsys):
+def test_scenarios_listed_and_bad_options_exit_2(capsys, monkeypatch, tmp_path):
     from modecollapse.cli import main
+
+    monkeypatch.delenv("MODECOLLAPSE_DATA", raising=False)
+    for argv in (["self-supervised"], ["vae", "--data", "mnist"]):
+        assert main(["scenario", *argv, "--out", str(tmp_path / "x")]) == 2
+        assert "--data-dir" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
     assert main(["scenario", "--list"]) == 0
     listed = capsys.readouterr().out

@@ -51,9 +51,10 @@ def curves_figure(path: Path, two_d: dict, mnist: dict, pool: torch.Tensor, held
         ax.set_yticks([])
     axes[2].legend(fontsize=6, loc="center")
     for ax, (n, s) in zip(axes[4:], mnist_last.items()):
-        imgs = ((s[:25, 0].clamp(-1, 1) + 1) / 2).numpy()
+        k = max(1, min(5, int(len(s) ** 0.5)))  # a k x k grid of the first samples
+        imgs = ((s[: k * k, 0].clamp(-1, 1) + 1) / 2).numpy()
         side = imgs.shape[-1]
-        grid = imgs.reshape(5, 5, side, side).transpose(0, 2, 1, 3).reshape(5 * side, 5 * side)
+        grid = imgs.reshape(k, k, side, side).transpose(0, 2, 1, 3).reshape(k * side, k * side)
         ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
         ax.set_title(f"MNIST, n={n}: memorisation {mnist[str(n)]['memorisation']:.2f}", fontsize=9)
         ax.set_xticks([])

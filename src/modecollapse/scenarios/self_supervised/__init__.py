@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ...data.mnist import DATA_ENV, load_mnist, resolve_data_dir
+from ...data.mnist import DATA_ENV, load_mnist
 from ...errors import ConfigError
 from ...experiments import Context, Experiment, register_scenario
 from ...metrics.effective_rank import effective_rank
@@ -106,7 +106,10 @@ class SelfSupervised(Experiment):
 
     def run(self, p: SSLParams, ctx: Context) -> dict[str, Any]:
         p.validate()
-        data_dir = str(resolve_data_dir(p.data_dir or os.environ.get(DATA_ENV, "")))
+        data_dir = p.data_dir or os.environ.get(DATA_ENV, "")
+        if not data_dir:
+            raise ConfigError(f"self-supervised trains on MNIST: pass --data-dir DIR or set ${DATA_ENV}=DIR, where DIR "
+                              "holds the four MNIST IDX files.")
         images, labels = load_mnist(data_dir, "train")
         test, test_labels = load_mnist(data_dir, "test")
         gen = ctx.generator(0)

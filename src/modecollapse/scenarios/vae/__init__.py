@@ -133,6 +133,9 @@ class VAEScenario(Experiment):
             data = "mnist" if data_dir else "ring"
             if not data_dir:
                 sys.stderr.write(f"vae: no MNIST directory (--data-dir or ${DATA_ENV}); using the 2D ring mixture.\n")
+        if data == "mnist" and not data_dir:
+            raise ConfigError(f"vae --data mnist needs the MNIST files: pass --data-dir DIR or set ${DATA_ENV}=DIR "
+                              "(or use --data ring / grid, which need no files).")
         gen = ctx.generator(0)
         if data == "mnist":
             train, held, space, likelihood, classifier = _mnist_setup(p, data_dir, gen, ctx.device)
