@@ -1,0 +1,73 @@
+"""Sequence diversity metrics: known answers on tiny sets."""
+import math
+import random
+
+import pytest
+
+from modecollapse.errors import ConfigError
+from modecollapse.metrics.sequence import (
+    bleu, bleu_against, distinct_n, ngram_coverage, ngram_entropy, self_bleu, sequence_diversity,
+)
+
+LINE = "the cat sat on a mat".split()
+
+
+def test_distinct_n_identical_lines_is_one_over_number_of_lines():
+    for m in (1, 2, 5):
+        for n in (1, 2, 3):
+            assert distinct_n([LINE] * m, n) == pytest.approx(1 / m)
+
+
+def test_distinct_n_all_different_is_one_and_repeats_count():
+    seqs = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    assert distinct_n(seqs, 1) == 1.0 and distinct_n(seqs, 2) == 1.0
+    # 4 unigrams a a a b: 2 unique / 4 total
+    assert distinct_n([["a", "a"], ["a", "b"]], 1) == 0.5
+
+
+def test_ngram_entropy_known_values():
+    assert ngram_entropy([["x"] * 5], 1) == 0.0
+    assert ngram_entropy([[1, 2, 3, 4]], 1) == pytest.approx(math.log(4))
+    assert ngram_entropy([[1, 2, 3, 4]], 2) == pytest.approx(math.log(3))
+
+
+def test_self_bleu_identical_is_one_and_disjoint_is_small():
+    assert self_bleu([LINE] * 4) == pytest.approx(1.0)
+    disjoint = [[f"w{i}_{j}" for j in range(6)] for i in range(4)]
+    # no n-gram shared: every precision smoothed to 0.1 / count
+    expected = math.exp(sum(math.log(0.1 / (6 - n + 1)) for n in range(1, 5)) / 4)
+    assert self_bleu(disjoint) == pytest.approx(expected)
+
+
+def test_self_bleu_equals_the_pairwise_loop():
+    rng = random.Random(0)
+    seqs = [[rng.randrange(6) for _ in range(rng.randrange(2, 9))] for _ in range(25)]
+    brute = sum(bleu(hypothesis=s, references=seqs[:i] + seqs[i + 1:]) for i, s in enumerate(seqs)) / len(seqs)
+    assert self_bleu(seqs) == pytest.approx(brute, rel=1e-12)
+
+
+def test_bleu_brevity_penalty_and_clipping():
+    ref = [["a", "b", "c", "d"]]
+    assert bleu(hypothesis=["a", "b", "c", "d"], references=ref) == pytest.approx(1.0)
+    # "a a a a": unigram precision clipped to 1/4
+    assert bleu(hypothesis=["a"] * 4, references=ref, max_n=1) == pytest.approx(0.25)
+    # short hypothesis: exp(1 - 4/2) brevity penalty, precisions 1 (orders 3, 4 left out)
+    assert bleu(hypothesis=["a", "b"], references=ref) == pytest.approx(math.exp(-1.0))
+
+
+def test_comparisons_with_a_real_set():
+    real = [[1, 2, 3], [4, 5, 6]]
+    assert ngram_coverage(real=real, fake=[[1, 2, 3]], n=2) == 0.5
+    assert bleu_against(real=real, fake=[[4, 5, 6]], max_n=3) == pytest.approx(1.0)
+    d = sequence_diversity(fake=[[1, 2, 3]] * 3, real=real, max_n=3).values
+    assert d["distinct_1"] == pytest.approx(1 / 3) and d["self_bleu"] == pytest.approx(1.0)
+    assert d["ngram_coverage_1"] == 0.5 and "distinct_4" not in d
+
+
+def test_bad_input_is_a_config_error():
+    with pytest.raises(ConfigError, match="smaller n"):
+        distinct_n([["a"]], 2)
+    with pytest.raises(ConfigError, match="at least 2"):
+        self_bleu([LINE])
+    with pytest.raises(ConfigError, match="not one string"):
+        distinct_n("a b c", 1)
