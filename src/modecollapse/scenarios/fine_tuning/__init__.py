@@ -186,6 +186,6 @@ class FineTuning(Experiment):
                  f"self-BLEU {pre['self_bleu']:.3f}, unique {pre['unique']:.2f}",
                  "after fine-tuning (beta = KL weight):"]
         for i, b in enumerate(f["beta"]):
-            lines.append(f"  beta={b:<6g} reward {f['reward'][i]:.3f}  distinct-2 {f['distinct_2'][i]:.3f}  "
+            lines.append(f"  beta={b:<6g} reward {f['reward'][i]:.3f}  distinct-4 {f['distinct_4'][i]:.3f}  "
                          f"self-BLEU {f['self_bleu'][i]:.3f}  unique {f['unique'][i]:.2f}  valid {f['valid'][i]:.2f}")
         return "\n".join(lines)
