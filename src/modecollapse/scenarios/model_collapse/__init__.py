@@ -95,7 +95,8 @@ class ModelCollapse(Experiment):
                  f"{g['theory_ml_replace_variance'][-1]:.4f}):"]
         for name, v in g["policies"].items():
             lines.append(f"  {name:<17} mean {v['variance_mean'][-1]:.4f}  median {v['variance_median'][-1]:.4f}  "
-                         f"tail mass {v['tail_mass'][-1]:.5f} (real {g['true_tail_mass']:.5f})")
+                         f"tail mass mean {v['tail_mass'][-1]:.5f} median {v['tail_mass_median'][-1]:.5f} "
+                         f"(real {g['true_tail_mass']:.5f})")
         for part in ("mixture", "gan"):
             if part not in result:
                 continue

@@ -45,25 +45,30 @@ def tail_mass(sigma: torch.Tensor, threshold: float = 3.0) -> torch.Tensor:
 def run_chains(
     policy: str, *, n_samples: int, generations: int, chains: int, real_share: float, generator: torch.Generator
 ) -> dict[str, list[float]]:
-    """Fits a Gaussian recursively ``generations`` times on ``chains`` chains; returns per
-    generation the mean and median fitted variance, the mean tail mass beyond 3 sigma_0 and
+    """Fits a Gaussian recursively ``generations`` times on ``chains`` chains (generation 0 is
+    the real distribution, generation 1 the fit to the real sample); returns per generation the mean and median fitted variance, the mean and median tail mass beyond 3 sigma_0 and
     the mean |mu_n| (the fitted mean's drift away from the real mean 0)."""
     real = torch.randn(chains, n_samples, generator=generator, dtype=torch.float64)  # generation 0's data
     n_keep = int(round(real_share * n_samples)) if policy == "keep-real" else 0
     ddof = 1 if policy == "replace-unbiased" else 0
     # running sums for "accumulate": all data seen so far, real included
     s1, s2, count = real.sum(1), real.pow(2).sum(1), float(n_samples)
-    mu, var = real.mean(1), real.var(1, correction=ddof)
-    out = {"variance_mean": [], "variance_median": [], "tail_mass": [], "mean_abs_drift": []}
+    # generation 0 is the real distribution N(0, 1); generation 1 is fitted to the real sample
+    mu, var = torch.zeros(chains, dtype=torch.float64), torch.ones(chains, dtype=torch.float64)
+    out = {"variance_mean": [], "variance_median": [], "tail_mass": [], "tail_mass_median": [], "mean_abs_drift": []}
 
     def record() -> None:
         out["variance_mean"].append(float(var.mean()))
         out["variance_median"].append(float(var.median()))
-        out["tail_mass"].append(float(tail_mass(var.sqrt()).mean()))
+        tails = tail_mass(var.sqrt())
+        out["tail_mass"].append(float(tails.mean()))
+        out["tail_mass_median"].append(float(tails.median()))
         out["mean_abs_drift"].append(float(mu.abs().mean()))
 
     record()
-    for _ in range(generations):
+    mu, var = real.mean(1), real.var(1, correction=ddof)
+    record()
+    for _ in range(generations - 1):
         fresh = mu[:, None] + var.sqrt()[:, None] * torch.randn(chains, n_samples - n_keep, generator=generator,
                                                                  dtype=torch.float64)
         if policy == "accumulate":

@@ -25,8 +25,9 @@ def gaussian_figure(path: Path, g: dict) -> None:
     ax = axes[1]
     for name, v in g["policies"].items():
         ax.plot(gens, v["tail_mass"], color=COLOURS[name], label=name)
+        ax.plot(gens, v["tail_mass_median"], color=COLOURS[name], ls=":", lw=1)
     ax.axhline(g["true_tail_mass"], color="k", ls="--", lw=1, label="real")
-    ax.set(xlabel="generation", ylabel="mass beyond 3 sigma_0", title="tail mass (mean over chains)")
+    ax.set(xlabel="generation", ylabel="mass beyond 3 sigma_0", title="tail mass (dotted: median)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
