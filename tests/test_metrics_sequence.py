@@ -71,3 +71,63 @@ def test_bad_input_is_a_config_error():
         self_bleu([LINE])
     with pytest.raises(ConfigError, match="not one string"):
         distinct_n("a b c", 1)
+
+
+# -- modecollapse measure on sequence files ------------------------------------------------------
+def _measure(args, capsys):
+    import json
+
+    from modecollapse.cli import main
+
+    rc = main(["measure", *args])
+    captured = capsys.readouterr()
+    return rc, (json.loads(captured.out) if rc == 0 and "--json" in args else captured.out), captured.err
+
+
+def test_measure_text_file_without_real(tmp_path, capsys):
+    fake = tmp_path / "generations.txt"
+    fake.write_text("the cat sat on a mat\n\nthe cat sat on a mat\nthe cat sat on a mat\n")
+    rc, out, _ = _measure(["--fake", str(fake), "--json"], capsys)
+    assert rc == 0
+    assert out["distinct_1"] == pytest.approx(1 / 3) and out["distinct_4"] == pytest.approx(1 / 3)
+    assert out["self_bleu"] == pytest.approx(1.0) and out["entropy_1"] == pytest.approx(math.log(6))
+    assert out["n_fake"] == 3 and out["n_real"] is None and "bleu" not in out
+    assert out["higher_is_better"]["self_bleu"] is False
+
+
+def test_measure_sequences_with_real_tokens_and_embeddings(tmp_path, capsys):
+    import numpy as np
+
+    real, fake = tmp_path / "real.npy", tmp_path / "fake.npy"
+    np.save(real, np.array([[1, 2, 3], [4, 5, 6]]))
+    np.save(fake, np.array([[1, 2, 3, -1], [1, 2, 3, -1]]))  # -1: padding
+    emb = tmp_path / "emb.npy"
+    np.save(emb, np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32))
+    rc, out, _ = _measure(["--fake", str(fake), "--real", str(real), "--tokens", "--max-n", "3",
+                           "--fake-embeddings", str(emb), "--json"], capsys)
+    assert rc == 0
+    assert out["distinct_3"] == 0.5 and out["ngram_coverage_1"] == 0.5 and out["bleu"] == pytest.approx(1.0)
+    assert out["vendi"] == pytest.approx(2.0)  # two orthogonal embeddings
+    assert "distinct_4" not in out
+
+
+def test_measure_sequence_bad_input_is_exit_2(tmp_path, capsys):
+    fake = tmp_path / "g.txt"
+    fake.write_text("a b\nc d\n")
+    assert _measure(["--fake", str(fake), "--metrics", "bleu"], capsys)[2].count("--real") == 1
+    rc, _, err = _measure(["--fake", str(fake), "--real", str(tmp_path / "x.npy")], capsys)
+    assert rc == 2 and "must too" in err
+    (tmp_path / "empty.txt").write_text("\n\n")
+    rc, _, err = _measure(["--fake", str(tmp_path / "empty.txt")], capsys)
+    assert rc == 2 and "no non-empty sample" in err
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_measure_help_lists_the_sequence_metrics(capsys):
+    from modecollapse.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["measure", "--help"])
+    text = capsys.readouterr().out
+    for name in ("distinct", "self_bleu", "ngram_coverage", "--tokens", "--fake-embeddings"):
+        assert name in text
