@@ -105,7 +105,8 @@ def figure(path, result: dict, finals: dict[str, torch.Tensor], land: Landscape)
         ax.plot(grid[:, 0], land.fitness(grid), color="0.6", lw=1)
         for i, (method, x) in enumerate(finals.items()):
             ax.scatter(x[:, 0], land.fitness(x) + 0.04 * i, s=6, color=COLOURS[method], label=method)
-        ax.set(xlabel="x", ylabel="fitness")
+        ax.set(xlabel="x", ylabel="fitness (methods offset by 0.04)")
+        ax.legend(fontsize=7)
     else:
         for method, x in finals.items():
             ax.scatter(x[:, 0], x[:, 1], s=6, color=COLOURS[method], label=method)
