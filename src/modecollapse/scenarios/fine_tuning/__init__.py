@@ -14,7 +14,9 @@ this loss of output diversity in real LLMs.
 Diversity is measured on the generations with the project's sequence metrics
 (:mod:`modecollapse.metrics.sequence`: distinct-n, self-BLEU) and the share of unique
 sequences; for each beta the reward and diversity curves and the final reward-diversity
-point (the frontier over beta).
+point (the frontier over beta). The final generations of each model are written as text
+(``generations_pretrained.txt``, ``generations_beta0.txt`` ...), one per line, the input of
+``modecollapse measure --fake FILE``.
 """
 from __future__ import annotations
 
@@ -92,9 +94,10 @@ def pretrain(p: FineTuningParams, generator: torch.Generator, bar=None) -> GRULM
 
 
 def fine_tune(ref: GRULM, beta: float, p: FineTuningParams, generator: torch.Generator, eval_seed: int,
-              bar=None) -> dict[str, list[float]]:
+              bar=None) -> tuple[dict[str, list[float]], GRULM]:
     """REINFORCE on r(x) - beta (log pi(x) - log pi_ref(x)); returns the curves measured every
-    ``eval_every`` steps (and at step 0), each measured on the same evaluation seed."""
+    ``eval_every`` steps (and at step 0), each measured on the same evaluation seed, and the
+    fine-tuned model."""
     model = copy.deepcopy(ref)
     for param in model.parameters():
         param.requires_grad_(True)
@@ -124,7 +127,14 @@ def fine_tune(ref: GRULM, beta: float, p: FineTuningParams, generator: torch.Gen
             record(step)
         if bar is not None:
             bar.update(1)
-    return curves
+    return curves, model
+
+
+def write_generations(path, model: GRULM, p: FineTuningParams, seed: int) -> None:
+    """``eval_samples`` generations, one per line, tokens as space-separated ids: the input
+    ``modecollapse measure --fake FILE`` takes."""
+    x = model.sample(p.eval_samples, p.length, torch.Generator().manual_seed(seed))
+    path.write_text("".join(" ".join(map(str, row)) + "\n" for row in x.tolist()))
 
 
 def figure(path, result: dict) -> None:
@@ -170,8 +180,11 @@ class FineTuning(Experiment):
             for param in ref.parameters():
                 param.requires_grad_(False)
             pre = diversity(ref, p, torch.Generator().manual_seed(ctx.seed + 17))
-            runs = {f"beta={b:g}": fine_tune(ref, b, p, ctx.generator(10 + i), ctx.seed + 17, bar)
-                    for i, b in enumerate(p.kl_weights)}
+            write_generations(ctx.path("generations_pretrained.txt"), ref, p, ctx.seed + 29)
+            runs = {}
+            for i, b in enumerate(p.kl_weights):
+                runs[f"beta={b:g}"], tuned = fine_tune(ref, b, p, ctx.generator(10 + i), ctx.seed + 17, bar)
+                write_generations(ctx.path(f"generations_beta{b:g}.txt"), tuned, p, ctx.seed + 29)
         frontier = {"beta": list(p.kl_weights)}
         for key in ("reward", "distinct_2", "distinct_4", "self_bleu", "unique", "valid"):
             frontier[key] = [c[key][-1] for c in runs.values()]
