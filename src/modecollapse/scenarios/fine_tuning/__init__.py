@@ -73,7 +73,7 @@ def diversity(model: GRULM, p: FineTuningParams, generator: torch.Generator) -> 
         "valid": float(is_valid(x, p.move).float().mean()),
         "distinct_2": distinct_n(seqs, 2),
         "distinct_4": distinct_n(seqs, 4),
-        "self_bleu": self_bleu(seqs[:200]),
+        "self_bleu": self_bleu(seqs),
         "unique": len(set(map(tuple, seqs))) / len(seqs),
     }
 
