@@ -180,11 +180,13 @@ class FineTuning(Experiment):
             for param in ref.parameters():
                 param.requires_grad_(False)
             pre = diversity(ref, p, torch.Generator().manual_seed(ctx.seed + 17))
-            write_generations(ctx.path("generations_pretrained.txt"), ref, p, ctx.seed + 29)
+            # the same samples as the last measurement of each model, so that 'measure' on these
+            # files reproduces the numbers of result.json
+            write_generations(ctx.path("generations_pretrained.txt"), ref, p, ctx.seed + 17)
             runs = {}
             for i, b in enumerate(p.kl_weights):
                 runs[f"beta={b:g}"], tuned = fine_tune(ref, b, p, ctx.generator(10 + i), ctx.seed + 17, bar)
-                write_generations(ctx.path(f"generations_beta{b:g}.txt"), tuned, p, ctx.seed + 29)
+                write_generations(ctx.path(f"generations_beta{b:g}.txt"), tuned, p, ctx.seed + 17 + p.steps)
         frontier = {"beta": list(p.kl_weights)}
         for key in ("reward", "distinct_2", "distinct_4", "self_bleu", "unique", "valid"):
             frontier[key] = [c[key][-1] for c in runs.values()]
