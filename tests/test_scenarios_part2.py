@@ -67,6 +67,19 @@ def test_unsafeguarded_profile_search_loses_subfamilies_the_safeguarded_keeps(tm
     assert safe["decoys"][-1] < res["policies"]["weighting"]["decoys"][-1]
 
 
+def test_henikoff_weights_and_pseudocounts_known_answers():
+    from modecollapse.scenarios.profile_search.search import SearchPolicy, henikoff_weights, profile
+
+    hits = torch.tensor([[0, 0], [0, 0], [1, 1]])
+    # per column: r = 2 residues; the two copies get 1 / (2 * 2), the odd one 1 / (2 * 1)
+    assert henikoff_weights(hits).tolist() == pytest.approx([0.25, 0.25, 0.5])
+    plain = profile(hits, SearchPolicy(0.0, False, 0.0))
+    assert plain[0, 0] == pytest.approx((2 / 3 + 1e-4) / (1 + 20e-4)) and plain[0, 5] < 1e-3  # unseen: only the floor
+    smoothed = profile(hits, SearchPolicy(0.0, True, 5.0))
+    assert smoothed[0, 0] == pytest.approx(smoothed[0, 1]) and smoothed[0, 5] > 0.005
+    assert torch.allclose(smoothed.sum(1), torch.ones(2, dtype=torch.float64))
+
+
 def test_plain_selection_ends_on_one_peak_and_niching_keeps_several(tmp_path, capsys):
     assert main(["scenario", "evolution", "--out", str(tmp_path / "ev"), "--json", "--no-progress",
                  "--generations", "120", "--runs", "2", "--population", "80"]) == 0

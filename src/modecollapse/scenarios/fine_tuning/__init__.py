@@ -174,7 +174,6 @@ class FineTuning(Experiment):
     Params = FineTuningParams
 
     def run(self, p: FineTuningParams, ctx: Context) -> dict:
-        torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
         with ctx.bar(p.pretrain_steps + p.steps * len(p.kl_weights), "pretrain + fine-tune") as bar:
             ref = pretrain(p, ctx.generator(1), bar)
             for param in ref.parameters():

@@ -45,7 +45,7 @@ def learned_experiment(*, benchmark: Benchmark, n_samples: int, generations: int
     """Returns the per-generation measurements per policy and each policy's last samples (for plots)."""
     reference = benchmark.sample(eval_samples, generator)
     real = benchmark.sample(n_samples, generator)
-    cfg = TrainConfig(data="ring", g_width=64, d_width=64, batch_size=128, steps=first_steps + generations * steps,
+    cfg = TrainConfig(data="ring", data_args={"modes": benchmark.num_modes}, g_width=64, d_width=64, batch_size=128, steps=first_steps + generations * steps,
                       seed=seed, device=device)
     run = build_run(cfg)
     run.dataset = FiniteSet(real, benchmark)
