@@ -117,6 +117,8 @@ def test_measure_sequence_bad_input_is_exit_2(tmp_path, capsys):
     assert _measure(["--fake", str(fake), "--metrics", "bleu"], capsys)[2].count("--real") == 1
     rc, _, err = _measure(["--fake", str(fake), "--real", str(tmp_path / "x.npy")], capsys)
     assert rc == 2 and "must too" in err
+    rc, _, err = _measure(["--fake", str(fake), "--modes-from", "ring"], capsys)
+    assert rc == 2 and "--modes-from applies to feature arrays" in err
     (tmp_path / "empty.txt").write_text("\n\n")
     rc, _, err = _measure(["--fake", str(tmp_path / "empty.txt")], capsys)
     assert rc == 2 and "no non-empty sample" in err

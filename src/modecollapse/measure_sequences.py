@@ -198,6 +198,13 @@ def run_sequences(args, params) -> int:
     from .measure import Inputs, measure
     from .measure_io import load_features
 
+    feature_only = {"--latent": args.latent, "--real-stats": args.real_stats, "--extractor": args.extractor,
+                    "--modes-from": args.modes_from, "--modes-centres": args.modes_centres,
+                    "--mode-classifier": args.mode_classifier}
+    given = [flag for flag, value in feature_only.items() if value is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)} applies to feature arrays, not to token sequences; leave it out "
+                          "(embeddings of the lines go in --fake-embeddings).")
     if args.real is not None and not is_sequence_input(args.real, args.tokens):
         raise ConfigError("--fake holds token sequences, so --real must too (a .txt file, or an array with --tokens).")
     if args.real_embeddings and not args.fake_embeddings:
