@@ -1,4 +1,5 @@
 """Sequence diversity metrics: known answers on tiny sets."""
+import json
 import math
 import random
 
@@ -93,6 +94,10 @@ def test_measure_text_file_without_real(tmp_path, capsys):
     assert out["self_bleu"] == pytest.approx(1.0) and out["entropy_1"] == pytest.approx(math.log(6))
     assert out["n_fake"] == 3 and out["n_real"] is None and "bleu" not in out
     assert out["higher_is_better"]["self_bleu"] is False
+    rc, text, _ = _measure(["--fake", str(fake), "--out", str(tmp_path / "m.json")], capsys)
+    assert rc == 0 and "distinct_1" in text
+    written = json.loads((tmp_path / "m.json").read_text())
+    assert {k: v for k, v in written.items() if k != "seconds"} == {k: v for k, v in out.items() if k != "seconds"}
 
 
 def test_measure_sequences_with_real_tokens_and_embeddings(tmp_path, capsys):

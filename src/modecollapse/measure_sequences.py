@@ -241,7 +241,7 @@ def run_sequences(args, params) -> int:
         result.update(n_real=meta["n_real"], n_fake=meta["n_fake"], seconds={**meta["seconds"], **e["seconds"]})
     text = json.dumps(_clean(result))
     if args.out is not None:
-        from .rundir import atomic_write
+        from .fileio import atomic_write
 
         atomic_write(args.out, lambda tmp: Path(tmp).write_text(text + "\n"))
     print(text if args.json else human(result))
