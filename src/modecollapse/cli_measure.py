@@ -15,6 +15,7 @@ from .data import DATASETS
 from .data.base import Benchmark, GaussianMixture
 from .errors import ConfigError
 from .measure import METRICS, Inputs, MeasureParams, default_metrics, measure
+from .measure_sequences import add_sequence_options, is_sequence_input, run_sequences, sequence_epilog
 from .registry import describe_params, params_from_strings, parse_pairs
 
 def metric_param_groups() -> dict[str, type]:
@@ -52,7 +53,7 @@ def add_parser(sub) -> None:
         "(precision, density), diversity (recall, coverage, Vendi, birthday support), distances (FID, KID, "
         "NDB), copying (memorisation), latent use (mutual_info) and mode counts. Dropped modes show as "
         "falling recall, coverage, vendi and birthday, and rising ndb.",
-        epilog=_metrics_epilog(),
+        epilog=_metrics_epilog() + "\n\n" + sequence_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     g = p.add_argument_group("inputs")
@@ -98,6 +99,7 @@ def add_parser(sub) -> None:
     o.add_argument("--threads", type=int, metavar="N",
                    help="CPU threads for torch (default: torch's choice; 1 is far faster for small inputs "
                         "on a machine other jobs share). Results do not depend on it")
+    add_sequence_options(p)
     p.set_defaults(handler=run)
 
 
@@ -224,6 +226,8 @@ def _to_json(result: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     params = params_from_args(args)
+    if is_sequence_input(args.fake, args.tokens):
+        return run_sequences(args, params)
     names = metric_names(args.metrics)
     if args.out is not None and (args.out.is_dir() or not args.out.parent.is_dir()):
         raise ConfigError(f"cannot write --out {args.out}: give a file path inside an existing folder.")

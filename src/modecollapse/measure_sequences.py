@@ -1,0 +1,248 @@
+"""``modecollapse measure`` on token sequences: generated text or token ids.
+
+A sequence FILE is a text file (``.txt``; UTF-8, one sample per line, whitespace-separated
+tokens, blank lines skipped) or, with ``--tokens``, an integer array (``.npy`` / ``.npz`` /
+tensor file) of token ids (n, L) in which negative ids are padding. The metrics are those of
+:mod:`modecollapse.metrics.sequence`: without a real set distinct-n (``distinct_1`` ...),
+n-gram entropy (``entropy_1`` ...) and ``self_bleu``; with ``--real`` also ``bleu`` (the fake
+lines against the real set) and ``ngram_coverage_1`` .... When embeddings of the samples are
+given (``--fake-embeddings``, ``--real-embeddings``: arrays (n, d), row i embedding line i),
+the project's embedding metrics are measured on them as well (Vendi without a real set; Vendi,
+precision, recall, density and coverage with one).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .errors import ConfigError
+from .metrics.sequence import Tokens, bleu_against, distinct_n, ngram_counts, ngram_coverage, ngram_entropy, self_bleu
+
+#: name -> (higher is better, needs real, summary); each expands to its JSON keys below
+SEQUENCE_METRICS: dict[str, tuple[bool, bool, str]] = {
+    "distinct": (True, False, "distinct_n: unique / total n-grams over all lines, n = 1..--max-n (Li et al. 2016)"),
+    "entropy": (True, False, "entropy_n: Shannon entropy (nats) of the n-gram distribution (Zhang et al. 2018)"),
+    "self_bleu": (False, False, "mean BLEU-4 of each line against all the others (Zhu et al. 2018; 1 = identical "
+                                "lines)"),
+    "bleu": (True, True, "mean BLEU-4 of each fake line with the real lines as references (fidelity)"),
+    "ngram_coverage": (True, True, "ngram_coverage_n: share of the real set's distinct n-grams the fake set uses"),
+}
+DEFAULT_EMBEDDING_METRICS = ("vendi",)
+DEFAULT_EMBEDDING_METRICS_WITH_REAL = ("precision", "recall", "density", "coverage", "vendi")
+
+
+def is_sequence_input(spec: str | None, tokens: bool) -> bool:
+    """Whether ``spec`` is read as sequences: a ``.txt`` file, or any array with ``--tokens``."""
+    return spec is not None and (tokens or Path(spec).suffix.lower() == ".txt")
+
+
+def load_sequences(spec: str, *, tokens: bool, name: str) -> list[tuple]:
+    """The sequences in ``spec`` (see the module docstring); at least one non-empty sample."""
+    path = Path(spec)
+    if path.suffix.lower() == ".txt":
+        if not path.is_file():
+            raise ConfigError(f"no such file: {path}.")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path} is not UTF-8 text; save it as UTF-8, one sample per line.") from None
+        seqs = [tuple(line.split()) for line in text.splitlines() if line.strip()]
+    else:
+        from .measure_io import load_raw
+
+        x = load_raw(spec)
+        if x.is_floating_point() or x.dtype == torch.bool:
+            raise ConfigError(f"--tokens reads integer token ids, but {path} holds {x.dtype} values.")
+        if x.ndim != 2:
+            raise ConfigError(f"{path} must hold token ids of shape (n, length), got {tuple(x.shape)}.")
+        seqs = [tuple(int(t) for t in row if t >= 0) for row in x.tolist()]
+        seqs = [s for s in seqs if s]
+    if not seqs:
+        raise ConfigError(f"{name} file {spec} holds no non-empty sample.")
+    return seqs
+
+
+def sequence_metric_names(text: str | None, *, has_real: bool, has_embeddings: bool) -> tuple[list[str], list[str]]:
+    """(sequence metrics, embedding metrics) asked for by ``--metrics`` or by default."""
+    from .measure import METRICS
+
+    if text is None:
+        seq = [n for n, (_, needs_real, _) in SEQUENCE_METRICS.items() if has_real or not needs_real]
+        emb = list(DEFAULT_EMBEDDING_METRICS_WITH_REAL if has_real else DEFAULT_EMBEDDING_METRICS) \
+            if has_embeddings else []
+        return seq, emb
+    seq, emb = [], []
+    for n in (x.strip() for x in text.split(",")):
+        if not n:
+            continue
+        if n in SEQUENCE_METRICS:
+            if SEQUENCE_METRICS[n][1] and not has_real:
+                raise ConfigError(f"metric {n!r} compares with real samples; pass --real FILE.")
+            seq.append(n)
+        elif n in METRICS:
+            if not has_embeddings:
+                raise ConfigError(f"metric {n!r} is computed on embeddings of the samples; pass --fake-embeddings "
+                                  "FILE (and --real-embeddings FILE for metrics that compare).")
+            emb.append(n)
+        else:
+            raise ConfigError(f"unknown sequence metric {n!r}; choose from: {', '.join(SEQUENCE_METRICS)} "
+                              "(or an embedding metric with --fake-embeddings).")
+    if not seq and not emb:
+        raise ConfigError("--metrics is empty; choose from: " + ", ".join(SEQUENCE_METRICS) + ".")
+    return seq, emb
+
+
+def _orders(seqs: list[Tokens], max_n: int) -> list[int]:
+    """n = 1..max_n for which the set has at least one n-gram."""
+    return [n for n in range(1, max_n + 1) if sum(ngram_counts(seqs, n).values()) > 0]
+
+
+def measure_sequences(
+    *, fake: list[Tokens], real: list[Tokens] | None = None, metrics: list[str], max_n: int = 4,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Runs the sequence ``metrics`` and returns values, directions, parameters and timings."""
+    if max_n < 1:
+        raise ConfigError(f"--max-n must be >= 1, got {max_n}.")
+    out: dict[str, Any] = {}
+    hib: dict[str, bool] = {}
+    seconds: dict[str, float] = {}
+    for name in metrics:
+        if progress is not None:
+            progress(name)
+        t0 = time.perf_counter()
+        if name == "distinct":
+            for n in _orders(fake, max_n):
+                out[f"distinct_{n}"] = distinct_n(fake, n)
+        elif name == "entropy":
+            for n in _orders(fake, max_n):
+                out[f"entropy_{n}"] = ngram_entropy(fake, n)
+        elif name == "self_bleu":
+            if len(fake) < 2:
+                raise ConfigError("self_bleu needs at least 2 fake lines.")
+            out["self_bleu"] = self_bleu(fake)
+        elif name == "bleu":
+            assert real is not None
+            out["bleu"] = bleu_against(real=real, fake=fake)
+        elif name == "ngram_coverage":
+            assert real is not None
+            for n in _orders(real, max_n):
+                out[f"ngram_coverage_{n}"] = ngram_coverage(real=real, fake=fake, n=n)
+        hib[name] = SEQUENCE_METRICS[name][0]
+        seconds[name] = round(time.perf_counter() - t0, 3)
+    out["higher_is_better"] = hib
+    out["params"] = {"max_n": max_n, "bleu_max_n": 4, "bleu_smoothing": "Chen & Cherry 2014 method 1 (epsilon 0.1)",
+                     "tokens": "whitespace-separated words or integer ids"}
+    out["n_real"] = None if real is None else len(real)
+    out["n_fake"] = len(fake)
+    out["seconds"] = seconds
+    return out
+
+
+def human(result: dict[str, Any]) -> str:
+    skip = {"higher_is_better", "params", "n_real", "n_fake", "dim", "device", "seconds", "mode_counts"}
+    head = f"{result['n_fake']} fake lines" + (f" vs {result['n_real']} real" if result["n_real"] is not None else "")
+    lines = [head]
+    for key, value in result.items():
+        if key in skip:
+            continue
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        lines.append(f"  {key:<28} {shown:>12}")
+    return "\n".join(lines)
+
+
+# -- the command line (called from cli_measure) ------------------------------------------------
+def add_sequence_options(parser) -> None:
+    """The options ``modecollapse measure`` needs for sequence input."""
+    g = parser.add_argument_group("token sequences (a .txt FILE, one sample per line, or --tokens)")
+    g.add_argument("--tokens", action="store_true",
+                   help="read --fake/--real arrays (n, L) as integer token ids (negative ids are padding) "
+                        "rather than features")
+    g.add_argument("--max-n", type=int, default=4, metavar="N",
+                   help="largest n of distinct_n, entropy_n and ngram_coverage_n (default 4)")
+    g.add_argument("--fake-embeddings", metavar="FILE",
+                   help="embeddings (n, d) of the fake lines, row for row: adds vendi (and with --real-embeddings "
+                        "precision, recall, density, coverage)")
+    g.add_argument("--real-embeddings", metavar="FILE", help="embeddings (n, d) of the real lines, row for row")
+
+
+def sequence_epilog() -> str:
+    lines = ["sequence metrics (--fake FILE.txt or --tokens; no --real needed except where marked):"]
+    for name, (higher, needs_real, summary) in SEQUENCE_METRICS.items():
+        arrow = "higher is better" if higher else "lower is better "
+        lines.append(f"  {name:<14}  {arrow}  {summary}{' [needs --real]' if needs_real else ''}")
+    return "\n".join(lines)
+
+
+def _clean(v: Any) -> Any:
+    import math
+
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def run_sequences(args, params) -> int:
+    """``modecollapse measure`` when ``--fake`` holds sequences; ``params``: the MeasureParams
+    the embedding metrics use."""
+    import json
+    import sys
+
+    from .measure import Inputs, measure
+    from .measure_io import load_features
+
+    feature_only = {"--latent": args.latent, "--real-stats": args.real_stats, "--extractor": args.extractor,
+                    "--modes-from": args.modes_from, "--modes-centres": args.modes_centres,
+                    "--mode-classifier": args.mode_classifier}
+    given = [flag for flag, value in feature_only.items() if value is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)} applies to feature arrays, not to token sequences; leave it out "
+                          "(embeddings of the lines go in --fake-embeddings).")
+    if args.real is not None and not is_sequence_input(args.real, args.tokens):
+        raise ConfigError("--fake holds token sequences, so --real must too (a .txt file, or an array with --tokens).")
+    if args.real_embeddings and not args.fake_embeddings:
+        raise ConfigError("--real-embeddings needs --fake-embeddings as well.")
+    if args.out is not None and (args.out.is_dir() or not args.out.parent.is_dir()):
+        raise ConfigError(f"cannot write --out {args.out}: give a file path inside an existing folder.")
+    fake = load_sequences(args.fake, tokens=args.tokens, name="fake")
+    real = load_sequences(args.real, tokens=args.tokens, name="real") if args.real else None
+    seq_names, emb_names = sequence_metric_names(args.metrics, has_real=real is not None,
+                                                 has_embeddings=args.fake_embeddings is not None)
+    emb_inputs = None
+    if args.fake_embeddings:
+        ef = load_features(args.fake_embeddings, name="fake embeddings")
+        er = load_features(args.real_embeddings, name="real embeddings") if args.real_embeddings else None
+        for emb, seqs, side in ((ef, fake, "fake"), (er, real, "real")):
+            if emb is not None and seqs is not None and len(emb) != len(seqs):
+                raise ConfigError(f"--{side}-embeddings has {len(emb)} rows but the {side} file has {len(seqs)} "
+                                  "non-empty lines; give one embedding per line.")
+        emb_inputs = Inputs(fake=ef, real=er)
+        needs_real = {"precision", "recall", "density", "coverage", "kid", "ndb", "birthday", "memorisation"}
+        if er is None and args.metrics is None:
+            emb_names = [n for n in emb_names if n not in needs_real]
+    show = not args.quiet and sys.stderr.isatty()
+    progress = (lambda name: sys.stderr.write(f"measuring {name} ...\n")) if show else None
+    result = measure_sequences(fake=fake, real=real, metrics=seq_names, max_n=args.max_n, progress=progress)
+    if emb_inputs is not None and emb_names:
+        e = measure(emb_inputs, params, emb_names, progress=progress)
+        meta = {k: result.pop(k) for k in ("higher_is_better", "params", "n_real", "n_fake", "seconds")}
+        values = {k: v for k, v in e.items() if k not in ("higher_is_better", "params", "n_real", "n_fake", "dim",
+                                                             "device", "seconds")}
+        result.update(values)
+        result["higher_is_better"] = {**meta["higher_is_better"], **e["higher_is_better"]}
+        result["params"] = {**meta["params"], "embeddings": e["params"], "embedding_dim": e["dim"]}
+        result.update(n_real=meta["n_real"], n_fake=meta["n_fake"], seconds={**meta["seconds"], **e["seconds"]})
+    text = json.dumps(_clean(result))
+    if args.out is not None:
+        from .fileio import atomic_write
+
+        atomic_write(args.out, lambda tmp: Path(tmp).write_text(text + "\n"))
+    print(text if args.json else human(result))
+    return 0
