@@ -22,6 +22,8 @@ from .data.base import Benchmark
 from .errors import ConfigError
 from .metrics._checks import check_features, check_positive_int, compute_dtype, resolve_device
 from .metrics.birthday import birthday
+from .metrics.effective_rank import effective_rank
+from .metrics.embedding_std import embedding_std
 from .metrics.fid import frechet_distance, moments
 from .metrics.kid import kid
 from .metrics.knn import knn_sqdist
@@ -291,6 +293,18 @@ def _memorisation(s: Session) -> tuple[dict, dict]:
             {"ratio": r.ratio})
 
 
+def _effective_rank(s: Session) -> tuple[dict, dict]:
+    values = {"effective_rank": effective_rank(embeddings=s.inputs.fake).effective_rank}
+    if s.inputs.real is not None:
+        values["effective_rank_real"] = effective_rank(embeddings=s.real).effective_rank
+    return values, {"centered": False}
+
+
+def _embedding_std(s: Session) -> tuple[dict, dict]:
+    r = embedding_std(embeddings=s.inputs.fake)
+    return {"embedding_std": r.embedding_std, "embedding_std_min": r.embedding_std_min}, {"normalized": False}
+
+
 def _modes(s: Session) -> tuple[dict, dict]:
     assert s.inputs.modes is not None
     fake = s.inputs.fake
@@ -328,6 +342,10 @@ for _spec in [
                ("real",), _memorisation, MemorisationParams, "memorisation"),
     MetricSpec("mutual_info", True, "KSG estimate of I(latent; fake) in nats (needs --latent; low dimensions only)",
                ("latent",), _mutual_info, MIParams, "mi"),
+    MetricSpec("effective_rank", True, "exp entropy of the singular values (RankMe), 1..d; falls toward 1 when "
+               "embeddings collapse (effective_rank_real: the real set's)", (), _effective_rank),
+    MetricSpec("embedding_std", True, "per-dimension std of the fake set, mean (embedding_std_min: min); falls "
+               "toward 0 when embeddings collapse (VICReg)", (), _embedding_std),
     MetricSpec("modes", True, "modes captured, hq_fraction and reverse_kl (needs --modes-from, --modes-centres or "
                "--mode-classifier)", ("modes",), _modes),
 ]:
