@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from .cli_common import add_field_options, check_threads, field_values, plain_fi
 from .data import DATASETS
 from .data.base import Benchmark, GaussianMixture
 from .errors import ConfigError
+from .fileio import json_text
 from .measure import METRICS, Inputs, MeasureParams, default_metrics, measure
 from .measure_sequences import add_sequence_options, is_sequence_input, run_sequences, sequence_epilog
 from .registry import describe_params, params_from_strings, parse_pairs
@@ -211,19 +210,6 @@ def _human(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _to_json(result: dict[str, Any]) -> str:
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-
-    return json.dumps(clean(result))
-
-
 def run(args: argparse.Namespace) -> int:
     params = params_from_args(args)
     if is_sequence_input(args.fake, args.tokens):
@@ -240,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
     show = not args.quiet and sys.stderr.isatty()
     progress = (lambda name: sys.stderr.write(f"measuring {name} ...\n")) if show else None
     result = measure(inputs, params, names, progress=progress)
-    text = _to_json(result)
+    text = json_text(result)
     if args.real_stats is not None and inputs.reference is not None and (
         inputs.reference.changed or not args.real_stats.exists()
     ):

@@ -6,6 +6,8 @@ reader, so each concern has one implementation.
 """
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -62,3 +64,19 @@ def read_image(path: Path, *, mode: str = "RGB", side: int | None = None) -> np.
             return np.asarray(im, dtype=np.uint8)
     except (OSError, UnidentifiedImageError, ValueError) as err:
         raise ConfigError(f"cannot read image {path} ({type(err).__name__}); remove it or replace it.") from None
+
+
+def json_text(result: Any) -> str:
+    """``result`` as one line of JSON text: NaN becomes null and infinities the strings
+    "inf" / "-inf" (JSON has neither), so every reader can parse it."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(result))

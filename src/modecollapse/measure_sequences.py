@@ -177,18 +177,6 @@ def sequence_epilog() -> str:
     return "\n".join(lines)
 
 
-def _clean(v: Any) -> Any:
-    import math
-
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
-
-
 def run_sequences(args, params) -> int:
     """``modecollapse measure`` when ``--fake`` holds sequences; ``params``: the MeasureParams
     the embedding metrics use."""
@@ -239,7 +227,9 @@ def run_sequences(args, params) -> int:
         result["higher_is_better"] = {**meta["higher_is_better"], **e["higher_is_better"]}
         result["params"] = {**meta["params"], "embeddings": e["params"], "embedding_dim": e["dim"]}
         result.update(n_real=meta["n_real"], n_fake=meta["n_fake"], seconds={**meta["seconds"], **e["seconds"]})
-    text = json.dumps(_clean(result))
+    from .fileio import json_text
+
+    text = json_text(result)
     if args.out is not None:
         from .fileio import atomic_write
 
