@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from .core import VERDICTS, MonitorReport
 
 #: report numbers written as TensorBoard scalars, under ``monitor/``
-SCALARS: tuple[str, ...] = ("score", "coverage_rel", "modes_rel", "precision", "spread_rel", "effective_modes",
+SCALARS: tuple[str, ...] = ("score", "recall_rel", "modes_rel", "coverage_rel", "precision", "spread_rel", "effective_modes",
                             "overlap", "mutual_info")
 
 
@@ -99,11 +99,15 @@ def lightning_callback(monitor: Any, sample: Callable[[Any], torch.Tensor], *, e
     class CollapseMonitorCallback(pl.Callback):
         def __init__(self) -> None:
             self.monitor = monitor
+            self.batches = 0
             self.reports: list[MonitorReport] = []
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: D401
-            step = trainer.global_step
-            if step % every and not trainer.is_last_batch:
+            # training batches seen, not trainer.global_step, which counts optimizer steps
+            # (two per batch in a manually optimised GAN)
+            self.batches += 1
+            step = self.batches
+            if step % every:
                 return
             was = pl_module.training
             pl_module.eval()
@@ -121,9 +125,10 @@ def lightning_callback(monitor: Any, sample: Callable[[Any], torch.Tensor], *, e
                 trainer.should_stop = True
 
         def state_dict(self) -> dict:
-            return self.monitor.state_dict()
+            return {"monitor": self.monitor.state_dict(), "batches": self.batches}
 
         def load_state_dict(self, state_dict: dict) -> None:
-            self.monitor.load_state_dict(state_dict)
+            self.monitor.load_state_dict(state_dict["monitor"])
+            self.batches = int(state_dict["batches"])
 
     return CollapseMonitorCallback()

@@ -44,6 +44,7 @@ class MonitorSettings:
 
     check_every: int = 100  # steps between checks
     batch_size: int = 512  # fake samples scored per check (the most recent ones)
+    min_samples: int = 128  # a single call with this many samples checks without waiting for batch_size
     reference_size: int = 2048  # real samples that define the manifold and its clusters
     k: int = 5  # nearest neighbours of the k-NN balls (Naeem et al. 2020 use 5)
     clusters: int = 50  # label-free modes: k-means clusters of the reference
@@ -57,7 +58,7 @@ class MonitorSettings:
     seed: int = 0
 
     def validate(self) -> "MonitorSettings":
-        for name in ("check_every", "batch_size", "reference_size", "k", "clusters", "patience", "history"):
+        for name in ("check_every", "batch_size", "min_samples", "reference_size", "k", "clusters", "patience", "history"):
             if not getattr(self, name) >= 1:
                 raise ConfigError(f"CollapseMonitor {name} must be a positive integer, got {getattr(self, name)}.")
         if self.warmup_checks < 0:
@@ -164,6 +165,7 @@ class CollapseMonitor:
             labeller = _Classifier(mode_classifier, num_modes)
         self.features = features
         raw = real.detach().float().cpu()
+        self._sample_shape = tuple(raw.shape[1:])
         if not torch.isfinite(raw).all():
             raise ConfigError("the real data given to CollapseMonitor has NaN or infinite values; clean it first.")
         feats = self._featurise(raw)
@@ -312,8 +314,10 @@ class CollapseMonitor:
         """Feeds the generator's samples at ``step``; runs a check when one is due.
 
         ``fake``: samples (b, ...) or a zero-argument callable returning them, called only
-        when a check is due. The most recent ``batch_size`` samples are scored (rows beyond
-        that in one call are dropped from the end). ``latent`` (b, d_z): the latents of
+        when a check is due. A check runs at the first call at or after the due step once
+        ``batch_size`` samples have come in since the last check (in one call or several),
+        or at once when this call brings at least ``min_samples``; the most recent ``batch_size`` are scored
+        (rows beyond that in one call are dropped from the end). ``latent`` (b, d_z): the latents of
         ``fake``, for the mutual-information signal. Returns the latest report (the previous
         one when no check ran).
         """
@@ -328,19 +332,22 @@ class CollapseMonitor:
             fake = fake()
         if not isinstance(fake, torch.Tensor) or fake.ndim < 2:
             raise ConfigError("CollapseMonitor.update(fake=...) needs a tensor of samples shaped (b, ...).")
+        if tuple(fake.shape[1:]) != self._sample_shape:
+            raise ConfigError(f"fake samples are shaped {tuple(fake.shape[1:])} per row but the real data "
+                              f"{self._sample_shape}; pass samples shaped like the real ones.")
         if not torch.isfinite(fake).all():
             return self._emit(self._diverged(step, f"non-finite generator samples at step {step}"), t0)
         self._push(fake)
-        if not due or self._buffered < min(32, self.settings.batch_size):
+        # A check runs once due and batch_size samples have come in since the last one, or
+        # at once when this call alone brought at least min_samples (one batch per check).
+        full = self._buffered >= self.settings.batch_size or len(fake) >= self.settings.min_samples
+        if not due or not full:
             return self._latest(step)
         raw = torch.cat(self._buffer)
         self._buffer, self._buffered = [], 0
         feats = self._featurise(raw)
         if not torch.isfinite(feats).all():
             return self._emit(self._diverged(step, f"non-finite features of the generator samples at step {step}"), t0)
-        if feats.shape[1] != self._fingerprint["dim"]:
-            raise ConfigError(f"fake samples have {feats.shape[1]} feature dimensions but the real data has "
-                              f"{self._fingerprint['dim']}; pass samples shaped like the real ones.")
         sig = calibrate(self.reference.score(feats, raw), self.reference)
         mi = None
         if latent is not None and len(latent) == len(fake) and len(fake) == len(raw):
@@ -389,7 +396,7 @@ class CollapseMonitor:
                    "d_winning": int(dyn.d_winning), "g_oscillation": dyn.oscillation, "known_modes": int(self.known_modes)}
         self.history.append({"step": step, **{k: v for k, v in numbers.items()}})
         what = "modes" if self.known_modes else "clusters"
-        hopping = sum(self._hops) >= 2
+        hopping = sum(self._hops) >= 2 and bad
         d_note = (f"; the discriminator is winning outright (d_loss {dyn.d_loss:.3g}, g_loss {dyn.g_loss:.3g})"
                   if dyn.d_winning else "")
         since = f"since step {self._onset}" if self._onset is not None else ""
@@ -404,7 +411,7 @@ class CollapseMonitor:
         elif hopping:
             verdict = "collapsed" if self._bad_streak >= s.patience else "collapsing"
             reason = (f"mode hopping: the samples moved to other {what} at {sum(self._hops)} of the last {len(self._hops)} "
-                      f"checks (overlap {ov:.2f}) while each check fills {sig.effective_modes:.1f} of {sig.bins} "
+                      f"checks (overlap {ov if ov is not None else 0.0:.2f}) while each check fills {sig.effective_modes:.1f} of {sig.bins} "
                       f"(real: {self.reference.modes_curve(sig.n_near):.1f}): the generator cycles between modes {since}; "
                       f"add a gradient penalty (R1) or minibatch features{d_note}")
         elif self._severe_streak >= s.patience:
