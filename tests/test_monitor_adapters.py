@@ -82,8 +82,8 @@ def test_lightning_callback_stops_a_collapsing_gan(ring, tmp_path):
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(ds.sample(64 * 15, torch.Generator().manual_seed(2))),
                                        batch_size=64)
     gen = torch.Generator().manual_seed(3)
-    monitor = CollapseMonitor(real=real, settings=MonitorSettings(check_every=3))
-    # after 30 of 2 x 15 steps a fresh generator is a blob far from the ring: an alarm by construction
+    monitor = CollapseMonitor(real=real, settings=MonitorSettings(check_every=2, max_warmup_checks=3))
+    # after a few of 2 x 15 steps a fresh generator is a blob far from the ring: an alarm by construction
     cb = lightning_callback(monitor, sample=lambda module: module.G(torch.randn(256, 2, generator=gen)),
                             stop_on=("collapsing", "collapsed", "diverged"))
     trainer = pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, callbacks=[cb], enable_checkpointing=False,

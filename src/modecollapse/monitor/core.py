@@ -8,7 +8,8 @@ of the same size scores (:mod:`.reference`), and the verdict is read off two of 
 recall and the effective number of label-free modes (:mod:`.signals`), combined as
 their geometric mean, the *collapse score* (1 = like real data, 0 = nothing covered).
 
-Verdicts: ``warming-up`` (the first ``warmup_checks`` checks), ``healthy``, ``collapsing``
+Verdicts: ``warming-up`` (the first ``warmup_checks`` checks, and until the samples first
+reach the data, at most ``max_warmup_checks``), ``healthy``, ``collapsing``
 (score below ``collapsing_below``), ``collapsed`` (below ``collapsed_below`` for
 ``patience`` checks in a row), ``diverged`` (non-finite samples or losses, or almost no
 sample near the data for ``patience`` checks). ``onset_step`` is the step of the first check
@@ -48,7 +49,9 @@ class MonitorSettings:
     reference_size: int = 2048  # real samples that define the manifold and its clusters
     k: int = 5  # nearest neighbours of the k-NN balls (Naeem et al. 2020 use 5)
     clusters: int = 50  # label-free modes: k-means clusters of the reference
-    warmup_checks: int = 2
+    warmup_checks: int = 2  # checks always spent warming up
+    max_warmup_checks: int = 10  # ... and at most this many while the samples have not reached the data
+    reach_precision: float = 0.25  # precision relative to real at which the samples have reached the data
     patience: int = 2  # consecutive bad checks before "collapsed" / off-data "diverged"
     collapsing_below: float = 0.7  # collapse score below which a check is bad
     collapsed_below: float = 0.5
@@ -200,6 +203,7 @@ class CollapseMonitor:
         self._severe_streak = 0
         self._off_streak = 0
         self._onset: int | None = None
+        self._warming = True
         self._prev_hist: tuple[float, ...] | None = None
         self._hops: deque[bool] = deque(maxlen=4)
         self._d_first: float | None = None
@@ -236,6 +240,7 @@ class CollapseMonitor:
             "severe_streak": self._severe_streak,
             "off_streak": self._off_streak,
             "onset": self._onset,
+            "warming": self._warming,
             "prev_hist": list(self._prev_hist) if self._prev_hist is not None else None,
             "hops": list(self._hops),
             "d_first": self._d_first,
@@ -258,6 +263,7 @@ class CollapseMonitor:
         self.history.extend(dict(r) for r in state["history"])
         self._bad_streak, self._severe_streak = int(state["bad_streak"]), int(state["severe_streak"])
         self._off_streak, self._onset = int(state["off_streak"]), state["onset"]
+        self._warming = bool(state["warming"])
         self._prev_hist = tuple(state["prev_hist"]) if state["prev_hist"] is not None else None
         self._hops.extend(bool(h) for h in state["hops"])
         self._d_first, self._g_first = state["d_first"], state["g_first"]
@@ -380,29 +386,40 @@ class CollapseMonitor:
         ov = overlap(sig.histogram, self._prev_hist) if self._prev_hist is not None and sum(sig.histogram) > 0 else None
         if sum(sig.histogram) > 0:
             self._prev_hist = sig.histogram
-        off = sig.near_rel < s.diverged_near
-        bad = sig.score < s.collapsing_below or off
+        # Warming up: the first warmup_checks checks, and after them, until the samples first
+        # reach the data (precision >= reach_precision of real), at most max_warmup_checks. A young generator is a blob off the data, which every
+        # signal would call a collapse; once its samples land on the data, few modes is one.
+        if self._warming and self.checks > s.warmup_checks and (
+                sig.precision_rel >= s.reach_precision or self.checks > s.max_warmup_checks):
+            self._warming = False
+        warming = self._warming
+        off = sig.near_rel < s.diverged_near and not warming
+        bad = (sig.score < s.collapsing_below or off) and not warming
         self._off_streak = self._off_streak + 1 if off else 0
-        self._severe_streak = self._severe_streak + 1 if (sig.score < s.collapsed_below and not off) else 0
+        self._severe_streak = self._severe_streak + 1 if (bad and sig.score < s.collapsed_below and not off) else 0
         self._bad_streak = self._bad_streak + 1 if bad else 0
         if bad and self._onset is None:
             self._onset = step
         if not bad:
             self._onset = None
         self._hops.append(ov is not None and ov < s.hop_overlap and bad)
-        best = max((r["recall_rel"] for r in self.history if r.get("recall_rel") is not None), default=None)
+        best = max((r["recall_rel"] for r in self.history
+                    if r.get("recall_rel") is not None and r.get("verdict") != "warming-up"), default=None)
         dyn = loss_dynamics(self._d_first, self._g_first, list(self._d_recent)[-10:], list(self._g_recent)[-20:])
         numbers = {**sig.as_dict(), "overlap": ov, "mutual_info": mi, "d_loss": dyn.d_loss, "g_loss": dyn.g_loss,
                    "d_winning": int(dyn.d_winning), "g_oscillation": dyn.oscillation, "known_modes": int(self.known_modes)}
         self.history.append({"step": step, **{k: v for k, v in numbers.items()}})
         what = "modes" if self.known_modes else "clusters"
         hopping = sum(self._hops) >= 2 and bad
-        d_note = (f"; the discriminator is winning outright (d_loss {dyn.d_loss:.3g}, g_loss {dyn.g_loss:.3g})"
+        off_note = (f"; most samples are still off the data (precision {sig.precision:.2f})"
+                    if sig.precision_rel < s.reach_precision else "")
+        d_note = off_note + (f"; the discriminator is winning outright (d_loss {dyn.d_loss:.3g}, g_loss {dyn.g_loss:.3g})"
                   if dyn.d_winning else "")
         since = f"since step {self._onset}" if self._onset is not None else ""
-        if self.checks <= s.warmup_checks:
+        if warming:
             verdict = "warming-up"
-            reason = (f"warming up (check {self.checks} of {s.warmup_checks}): recall {sig.recall_rel:.2f}, "
+            reason = (f"warming up (check {self.checks}; the samples have not reached the data yet or "
+                      f"{s.warmup_checks} checks have not passed): recall {sig.recall_rel:.2f}, "
                       f"modes {sig.modes_rel:.2f} of real, precision {sig.precision:.2f}")
         elif self._off_streak >= s.patience:
             verdict = "diverged"
