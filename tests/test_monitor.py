@@ -54,8 +54,8 @@ def first_alarm(reports):
 def test_healthy_stream_stays_healthy(ring, grid):
     for ds, real in (ring, grid):
         reports = stream(CollapseMonitor(real=real), ds, after=lambda c: list(range(ds.num_modes)), checks=12)
-        assert [r.verdict for r in reports[:2]] == ["warming-up"] * 2
-        assert all(r.verdict == "healthy" for r in reports[2:]), [r.verdict for r in reports]
+        assert [r.verdict for r in reports[:4]] == ["warming-up"] * 4
+        assert all(r.verdict == "healthy" for r in reports[4:]), [r.verdict for r in reports]
         assert all(0.85 < r.numbers["score"] < 1.15 for r in reports)
 
 

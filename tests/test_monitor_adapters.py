@@ -25,8 +25,8 @@ def test_tensorboard_scalars_read_back(ring, tmp_path):
     ds, real = ring
     gen = torch.Generator().manual_seed(1)
     m = CollapseMonitor(real=real, tensorboard=tmp_path / "tb")
-    for c in range(5):
-        modes = torch.randint(8, (512,), generator=gen) if c < 3 else torch.zeros(512, dtype=torch.long)
+    for c in range(7):
+        modes = torch.randint(8, (512,), generator=gen) if c < 5 else torch.zeros(512, dtype=torch.long)
         m.update(c * 100, fake=ds.sample_modes(modes, gen))
     m.close()
     acc = EventAccumulator(str(tmp_path / "tb"))
@@ -34,10 +34,10 @@ def test_tensorboard_scalars_read_back(ring, tmp_path):
     tags = acc.Tags()["scalars"]
     assert {"monitor/verdict", "monitor/score", "monitor/recall_rel", "monitor/modes_rel"} <= set(tags)
     verdicts = [(e.step, int(e.value)) for e in acc.Scalars("monitor/verdict")]
-    assert [s for s, _ in verdicts] == [0, 100, 200, 300, 400]
-    assert VERDICTS[verdicts[2][1]] == "healthy" and VERDICTS[verdicts[-1][1]] == "collapsed"
+    assert [s for s, _ in verdicts] == [0, 100, 200, 300, 400, 500, 600]
+    assert VERDICTS[verdicts[4][1]] == "healthy" and VERDICTS[verdicts[-1][1]] == "collapsed"
     scores = [e.value for e in acc.Scalars("monitor/score")]
-    assert scores[2] > 0.85 and scores[-1] < 0.3
+    assert scores[4] > 0.85 and scores[-1] < 0.3
 
 
 def test_missing_extra_names_it(ring, monkeypatch):
@@ -82,7 +82,7 @@ def test_lightning_callback_stops_a_collapsing_gan(ring, tmp_path):
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(ds.sample(64 * 15, torch.Generator().manual_seed(2))),
                                        batch_size=64)
     gen = torch.Generator().manual_seed(3)
-    monitor = CollapseMonitor(real=real, settings=MonitorSettings(check_every=2, max_warmup_checks=3))
+    monitor = CollapseMonitor(real=real, settings=MonitorSettings(check_every=2, warmup_checks=2))
     # after a few of 2 x 15 steps a fresh generator is a blob far from the ring: an alarm by construction
     cb = lightning_callback(monitor, sample=lambda module: module.G(torch.randn(256, 2, generator=gen)),
                             stop_on=("collapsing", "collapsed", "diverged"))
