@@ -8,7 +8,8 @@ import torch
 torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
-MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
+# ../shared/data/mnist beside the clone (CI), or wherever $MODECOLLAPSE_DATA points
+MNIST_DIR = Path(os.environ.get("MODECOLLAPSE_DATA") or REPO.parent / "shared" / "data" / "mnist")
 
 
 @pytest.fixture

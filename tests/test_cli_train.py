@@ -70,7 +70,7 @@ BAD = [
     (["--data-arg", "modes=many"], "is not a valid int"),
     (["--data-arg", "std=-1"], "std must be positive"),
     (["--gp", "kind=r9"], "choose one of: wgan-gp, r1, r2, dragan"),
-    (["--d-norm", "group"], "unknown discriminator normalisation"),
+    (["--d-norm", "group"], "unknown --d-norm"),
     (["--beta1", "1.5"], "--beta1 must lie in [0, 1)"),
     (["--threads", "0"], "--threads must be >= 1"),
     (["--preset", "best", "--data", "stacked-mnist"], "is defined for the vector benchmarks"),
@@ -141,3 +141,62 @@ def test_help_lists_registry_choices(capsys):
     assert code == 0
     for word in ("ring", "grid", "highdim", "wgan-gp", "hinge", "--gp", "--preset", "vanilla", "recommended", "--resume"):
         assert word in text
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--activation", "nonsense"], "unknown --activation 'nonsense'"),
+    (["--d-norm", "bogus"], "unknown --d-norm 'bogus'"),
+    (["--arch", "resnet"], "unknown architecture 'resnet'"),
+    (["--data-arg", "modes=0"], "modes"),
+    (["--gp", "kind=r3"], "kind='r3'"),
+    (["--evaluator", "nope"], "unknown evaluator 'nope'"),
+])
+def test_dry_run_validates_every_name_it_prints(capsys, extra, message):
+    code, out, err = run_cli(capsys, "train", "--dry-run", *extra)
+    assert code == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_applies_safe_options_and_refuses_the_others_naming_them(capsys, tmp_path):
+    out = tmp_path / "r"
+    assert run_cli(capsys, "train", *TINY, "--out", str(out), "--quiet", "--stop-after", "2")[0] == 130
+    code, _, err = run_cli(capsys, "train", "--resume", str(out), "--lr-g", "1e-3", "--gp", "kind=r1", "--quiet")
+    assert code == 2 and "--lr-g" in err and "--gp" in err and len(err.strip().splitlines()) == 1
+    code, _, _ = run_cli(capsys, "train", "--resume", str(out), "--steps", "5", "--eval-every", "5", "--quiet")
+    assert code == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["steps"] == 5 and saved["eval_every"] == 5
+
+
+def test_every_config_field_has_exactly_one_option(capsys):
+    """The train options come from TrainConfig's fields: each field is set by exactly one
+    option (the technique flags together set `techniques`), and --help shows its help text."""
+    import dataclasses as dc
+
+    from modecollapse.cli import build_parser
+    from modecollapse.cli_common import flag_of
+    from modecollapse.config import TrainConfig
+    from modecollapse.techniques import TECHNIQUES
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]
+    options = [s for a in sub._actions for s in a.option_strings]
+    assert len(options) == len(set(options))
+    for f in dc.fields(TrainConfig):
+        flag = flag_of(f)
+        if flag == "--<technique>":
+            assert all(f"--{n}" in options for n in TECHNIQUES.names())
+        else:
+            assert options.count(flag) == 1, flag
+            assert sum(a.dest == f.name for a in sub._actions) <= 1, f.name
+    plain = [a for a in sub._actions if a.dest in {f.name for f in dc.fields(TrainConfig)}]
+    for a in plain:
+        assert a.help and a.help.startswith(next(f for f in dc.fields(TrainConfig) if f.name == a.dest).metadata["help"])
+
+
+def test_the_old_size_name_still_works_with_a_one_line_notice(capsys, tmp_path):
+    from modecollapse.data import dataset_params
+
+    (tmp_path / "imgs").mkdir()
+    p = dataset_params("image-folder", {"path": str(tmp_path / "imgs"), "size": 8})
+    assert p.side == 8
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "size is now called side" in err

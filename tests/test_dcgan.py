@@ -25,7 +25,7 @@ def image_dir(tmp_path):
 
 
 def _cfg(image_dir, **kw):
-    base = dict(data="image-folder", data_args={"path": str(image_dir), "size": 8}, latent_dim=8, steps=2,
+    base = dict(data="image-folder", data_args={"path": str(image_dir), "side": 8}, latent_dim=8, steps=2,
                 batch_size=8, eval_every=1, eval_samples=16, checkpoint_every=1, seed=1)
     return TrainConfig(**{**base, **kw})
 
@@ -66,7 +66,7 @@ def test_arch_auto_and_mismatch(image_dir):
 def test_image_folder_modes_and_assignment(image_dir):
     from modecollapse.data import build_dataset
 
-    ds = build_dataset("image-folder", {"path": str(image_dir), "size": 8})
+    ds = build_dataset("image-folder", {"path": str(image_dir), "side": 8})
     assert ds.num_modes == 2 and ds.mode_names == ["bright", "dark"] and ds.image_shape == (3, 8, 8)
     x = ds.sample_modes(torch.tensor([0, 1, 1, 0]), torch.Generator().manual_seed(0))
     assert ds.assign(x).mode.tolist() == [0, 1, 1, 0]

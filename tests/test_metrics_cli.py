@@ -202,3 +202,32 @@ def test_help_documents_every_metric_and_its_direction(capsys):
     for name, spec in METRICS.items():
         direction = "higher is better" if spec.higher_is_better else "lower is better"
         assert any(line.split()[:1] == [name] and direction in line for line in out.splitlines()), name
+
+
+def test_every_measure_parameter_has_exactly_one_option_and_reaches_its_metric():
+    """measure's options come from the fields of MeasureParams and of each metric's own
+    parameter dataclass: one option each, and the value given reaches that metric's params."""
+    import dataclasses as dc
+
+    from modecollapse.cli import build_parser
+    from modecollapse.cli_measure import metric_param_groups, params_from_args
+    from modecollapse.measure import METRICS, MeasureParams
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["measure"]
+    options = [s for a in sub._actions for s in a.option_strings]
+    assert len(options) == len(set(options))
+    groups = metric_param_groups()
+    assert {s.prefix for s in METRICS._items.values() if s.Params} == set(groups)
+    for prefix, cls in groups.items():
+        for f in dc.fields(cls):
+            assert options.count(f"--{prefix}-{f.name.replace('_', '-')}") == 1, (prefix, f.name)
+            assert f.metadata["help"]
+    for f in dc.fields(MeasureParams):
+        if f.name != "metric":
+            assert options.count(f"--{f.name.replace('_', '-')}") == 1, f.name
+    args = parser.parse_args(["measure", "--fake", "x.npy", "--kid-degree", "2", "--nearest-k", "7", "--dc-k", "4",
+                              "--seed", "9"])
+    p = params_from_args(args)
+    assert (p.of("kid").degree, p.of("pr").k, p.of("dc").k, p.seed) == (2, 7, 4, 9)
+    assert p.of("kid").subsets == 100  # the paper's default where nothing was given

@@ -146,7 +146,7 @@ def test_cli_without_data_dir_exits_2(tmp_path):
 def test_cli_stacked_mnist_end_to_end(tmp_path):
     out = tmp_path / "run"
     r = _cli("--data", "stacked-mnist", "--data-arg", "classifier_limit=256", "--data-arg", "classifier_epochs=1",
-             "--data-arg", "size=1000", "--latent-dim", "16", "--steps", "2", "--batch-size", "8", "--eval-every", "1",
+             "--data-arg", "images=1000", "--latent-dim", "16", "--steps", "2", "--batch-size", "8", "--eval-every", "1",
              "--eval-samples", "64", "--out", str(out), "--json", "--quiet",
              env_extra={"MODECOLLAPSE_DATA": str(MNIST_DIR)}, tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -163,7 +163,7 @@ def test_protocol_defaults_resolve_per_benchmark(tmp_path):
     from modecollapse.config import TrainConfig
     from modecollapse.train import resolve
 
-    smnist = resolve(TrainConfig(data="stacked-mnist", data_args={"data_dir": str(MNIST_DIR), "size": 10}))[0]
+    smnist = resolve(TrainConfig(data="stacked-mnist", data_args={"data_dir": str(MNIST_DIR), "images": 10}))[0]
     ring = resolve(TrainConfig(data="ring"))[0]
     assert (smnist.eval_samples, smnist.arch) == (26000, "dcgan-small")
     assert (ring.eval_samples, ring.arch) == (2500, "mlp")

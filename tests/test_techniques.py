@@ -4,6 +4,7 @@ import copy
 import dataclasses
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from modecollapse import TechniqueSpec, TrainConfig, build_run, train
 from modecollapse.cli import main
 from modecollapse.errors import ConfigError
 from modecollapse.rundir import load_checkpoint
-from modecollapse.techniques import TECHNIQUES
+from modecollapse.techniques import TECHNIQUES, library_order
 from modecollapse.techniques.batch_aware import MinibatchDiscrimination, MinibatchStd, Packed
 from modecollapse.techniques.generator_objectives import kl_entropy, latent_output_ratio
 from modecollapse.techniques.mixture import MixtureGenerator, split_latent
@@ -92,18 +93,77 @@ def test_resume_gives_the_uninterrupted_weights(name, tmp_path):
 def test_every_technique_is_documented_and_has_a_flag(name, capsys):
     cls = TECHNIQUES.get(name)
     assert cls.summary and cls.__module__.startswith("modecollapse.techniques.")
-    assert len(__import__(cls.__module__, fromlist=["_"]).__doc__) > 100  # cites its paper
+    doc = __import__(cls.__module__, fromlist=["_"]).__doc__
+    # the docstring names the technique and cites a paper: authors and a year, e.g. "(Lin et al. 2018"
+    assert f"``{name}``" in doc or name.replace("-", " ") in doc.lower(), name
+    assert re.search(r"[A-Z][a-zà-ÿ]+( et al\.| & [A-Z][a-zà-ÿ]+)?,? \(?(19|20)\d\d", doc), name
     code = main(["train", f"--{name}", "", "--dry-run"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and name in [t["name"] for t in out["techniques"]]
 
 
-def test_all_techniques_combine(tmp_path):
-    names = [n for n in ALL if n not in ("weight-clip", "curriculum")]
-    specs = [TechniqueSpec(n, EXERCISE.get(n, ({}, {}))[0]) for n in names]
-    specs[names.index("mixture")] = TechniqueSpec("mixture", {"k": 2})  # its classifier refuses packing
-    summary = train(dataclasses.replace(TINY, techniques=specs), tmp_path / "all", progress=False)
-    assert summary["status"] == "ok"
+def _weights_after(cfg: TrainConfig, steps: int = 3):
+    """The resolved config and G, D (and extra) weights after ``steps`` steps, or the error."""
+    from modecollapse.train import resolve
+
+    try:
+        resolved = resolve(cfg)[0].to_dict()
+        run = build_run(cfg)
+    except ConfigError as err:
+        return str(err), None
+    for _ in range(steps):
+        train_step(run)
+    return resolved, [t.detach().clone() for t in (*run.G.state_dict().values(), *run.D.state_dict().values(),
+                                                   *run.extra_d_params, *run.extra_g_params)]
+
+
+PAIR_TINY = dataclasses.replace(TINY, g_width=8, d_width=8, batch_size=8)
+PAIR_PARAMS = {**{k: v[0] for k, v in EXERCISE.items()}, "pack": {"m": 2}, "minibatch-std": {"group": 2},
+               "mixture": {"k": 2, "classifier": 0.5}, "unrolled": {"k": 1}, "replay": {"p": 0.5, "size": 8, "keep": 4}}
+PAIRS = [(a, b) for i, a in enumerate(ALL) for b in ALL[i + 1:]]
+
+
+@pytest.mark.parametrize("first,second", PAIRS, ids=[f"{a}+{b}" for a, b in PAIRS])
+def test_every_pair_gives_the_same_run_in_either_list_order(first, second):
+    """The library fixes the order techniques run in, never the user's list: both orders give
+    the same resolved config and bit-identical weights after 3 steps (or the same refusal)."""
+    specs = [TechniqueSpec(n, dict(PAIR_PARAMS.get(n, {}))) for n in (first, second)]
+    data = {"data": "core-outliers"} if "curriculum" in (first, second) else {}
+    one = _weights_after(dataclasses.replace(PAIR_TINY, techniques=specs, **data))
+    two = _weights_after(dataclasses.replace(PAIR_TINY, techniques=specs[::-1], **data))
+    assert one[0] == two[0]
+    if one[1] is None:
+        return  # the same ConfigError either way (an impossible combination)
+    assert [t["name"] for t in one[0]["techniques"]] == [t.name for t in library_order(
+        [TECHNIQUES.get(n)(None) for n in (first, second)])]
+    assert len(one[1]) == len(two[1]) and all(torch.equal(x, y) for x, y in zip(one[1], two[1]))
+
+
+@pytest.mark.parametrize("other", ["pack", "minibatch-disc", "minibatch-std", "mixture", "spectral-norm"])
+@pytest.mark.parametrize("first", [True, False])
+def test_weight_clipping_bounds_every_d_weight_whatever_the_order(other, first):
+    """Reproduced bug: [weight-clip, pack] cached D's parameters before packing replaced D and
+    clipped nothing (largest weight 0.50 after 3 steps). Every parameter D has, after every
+    other technique changed D, lies in [-clip, clip]."""
+    specs = [TechniqueSpec("weight-clip", {"clip": 0.01}), TechniqueSpec(other, PAIR_PARAMS.get(other, {}))]
+    run = build_run(dataclasses.replace(TINY, loss="wgan", techniques=specs if first else specs[::-1]))
+    for _ in range(3):
+        train_step(run)
+    largest = max(float(p.detach().abs().max()) for p in run.D.parameters())
+    assert largest <= 0.01 + 1e-9
+    assert largest == pytest.approx(0.01)  # Adam's first steps (lr 1e-3) push some weight to the bound
+
+
+def test_techniques_see_a_narrow_context_not_the_run():
+    from modecollapse.techniques import TechniqueContext
+
+    run = build_run(cfg_with("pack"))
+    ctx = run.ctx
+    assert isinstance(ctx, TechniqueContext) and ctx.D is run.D and ctx.step == run.step
+    with pytest.raises(AttributeError):
+        ctx.hooks  # the trainer's internals are not part of the interface
+    with pytest.raises(RuntimeError, match="setup only"):
+        ctx.replace_discriminator(nn.Linear(2, 1))  # after set-up the optimisers hold D's parameters
 
 
 # -- discriminator constraints ---------------------------------------------------------------
@@ -153,6 +213,41 @@ def test_gradient_penalty_is_zero_for_a_1_lipschitz_linear_critic(kind):
     assert float(penalty(unit, kind, real, fake, gen).detach()) == pytest.approx(0.0, abs=1e-10)
     steep = _Stub(_linear_critic([1.2, 1.6]))  # gradient norm 2: penalty (2 - 1)^2
     assert float(penalty(steep, kind, real, fake, gen).detach()) == pytest.approx(1.0, rel=1e-5)
+
+
+def _packed_linear_critic(w, m):
+    """A critic judging packs of m samples: a linear map of the m * dim packed coordinates."""
+    lin = nn.Linear(len(w), 1, bias=True)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([w]))
+    return lambda x: lin(x.reshape(x.shape[0] // m, m * x.shape[1])).squeeze(-1)
+
+
+@pytest.mark.parametrize("kind,expected", [("wgan-gp", 0.0), ("dragan", 0.0), ("r1", 0.5), ("r2", 0.5)])
+def test_penalties_take_the_gradient_norm_per_pack(kind, expected):
+    """A critic on packs of 2 with weight (0.6, 0, 0, 0.8) is 1-Lipschitz in the pack: the
+    gradient of each verdict has norm 1 over the pack's 4 coordinates. Per unpacked row the
+    norms would be 0.6 and 0.8, giving wgan-gp / dragan (0.4^2 + 0.2^2) / 2 = 0.1 and R1 / R2
+    0.5 * (0.36 + 0.64) / 2 = 0.25 instead of 0 and 0.5."""
+    gen = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(64, 2, generator=gen), torch.randn(64, 2, generator=gen) + 3
+    critic = _Stub(_packed_linear_critic([0.6, 0.0, 0.0, 0.8], 2))
+    assert float(penalty(critic, kind, real, fake, gen, group=2).detach()) == pytest.approx(expected, abs=1e-6)
+    per_row = {"wgan-gp": 0.1, "dragan": 0.1, "r1": 0.25, "r2": 0.25}[kind]
+    assert float(penalty(critic, kind, real, fake, gen, group=1).detach()) == pytest.approx(per_row, abs=1e-6)
+
+
+def test_gp_with_packing_in_training_uses_the_pack_norm():
+    run = build_run(dataclasses.replace(TINY, techniques=[TechniqueSpec("gp", {"kind": "r1", "weight": 1.0}),
+                                                          TechniqueSpec("pack", {"m": 4})]))
+    from modecollapse.techniques.base import DBatch
+
+    real = run.sample_real(16)
+    tech = next(t for t in run.techniques if t.name == "gp")
+    term = float(tech.d_terms(run.ctx, DBatch(real, real, run.D(real), run.D(real)))["gp_r1"].detach())
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(run.D(x).sum(), x)
+    assert term == pytest.approx(float(0.5 * grad.reshape(4, 8).norm(dim=1).pow(2).mean()), rel=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["r1", "r2"])
@@ -421,6 +516,24 @@ def test_one_sided_label_smoothing_and_label_flips():
     real_t, fake_t = run.techniques[0].d_targets(run, 1.0, 0.0, 20000)
     assert float((real_t == 0).float().mean()) == pytest.approx(0.25, abs=0.02)
     assert float((fake_t == 1).float().mean()) == pytest.approx(0.25, abs=0.02)
+
+
+def test_label_smoothing_and_flipping_commute():
+    """Flipping swaps targets, smoothing maps every 1 to 1 - s and keeps every 0: in either
+    order a flipped fake is trained towards 1 - s, a flipped real towards 0, the rest towards
+    1 - s (real) and 0 (fake)."""
+    specs = [TechniqueSpec("label-smoothing", {"smoothing": 0.2}), TechniqueSpec("label-flip", {"p": 0.3})]
+    run = build_run(dataclasses.replace(TINY, techniques=specs))
+    by_name = {t.name: t for t in run.techniques}
+    smooth, flip = by_name["label-smoothing"], by_name["label-flip"]
+    state = run.noise_gen.get_state()
+    a = smooth.d_targets(run, *flip.d_targets(run, 1.0, 0.0, 1000), 1000)
+    run.noise_gen.set_state(state)
+    b = flip.d_targets(run, *smooth.d_targets(run, 1.0, 0.0, 1000), 1000)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    keep = torch.tensor(0.8)
+    assert bool(((a[0] == 0) | (a[0] == keep)).all()) and bool(((a[1] == 0) | (a[1] == keep)).all())
+    assert float((a[1] > 0).float().mean()) == pytest.approx(0.3, abs=0.05)
 
 
 def test_label_flip_with_packing_gives_one_target_per_verdict():

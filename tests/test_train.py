@@ -66,12 +66,26 @@ def test_resume_reaches_the_uninterrupted_result(tiny_cfg, tmp_path, loss):
     assert steps == [10, 20, 30]
 
 
-def test_resume_after_a_crash_between_checkpoints(tiny_cfg, tmp_path):
+def test_resume_after_a_crash_between_checkpoints(tiny_cfg, tmp_path, monkeypatch):
     """A crash at step 25 with checkpoints every 10: the evaluation at step 25 was written,
     the checkpoint is from step 20. Resuming replays 21..30 and keeps metrics.jsonl clean."""
+    import importlib
+
+    trainer = importlib.import_module("modecollapse.train")
+
     cfg = dataclasses.replace(tiny_cfg, eval_every=5, checkpoint_every=10)
     train(cfg, tmp_path / "full", progress=False)
-    train(cfg, tmp_path / "r", progress=False, stop_after=25)
+    real_step = trainer.train_step
+
+    def crash_at_26(run):  # an abrupt stop in the middle of step 26 (a second Ctrl-C, a kill)
+        if run.step == 25:
+            raise KeyboardInterrupt
+        return real_step(run)
+
+    monkeypatch.setattr(trainer, "train_step", crash_at_26)
+    summary = train(cfg, tmp_path / "r", progress=False)
+    monkeypatch.undo()
+    assert summary["status"] == "interrupted" and summary["steps"] == 25
     assert load_checkpoint(tmp_path / "r")["step"] == 20
     train(cfg, tmp_path / "r", resume=True, progress=False)
     steps = [json.loads(x)["step"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
@@ -117,8 +131,51 @@ def test_discriminator_norms_train(tiny_cfg, tmp_path, norm):
     assert summary["status"] == "ok"
 
 
-@pytest.mark.parametrize("data", ["grid", "plus", "core-outliers", "lines", "highdim"])
-def test_every_benchmark_trains(tiny_cfg, tmp_path, data):
+@pytest.mark.parametrize("data,num_modes,dim", [("grid", 25, 2), ("plus", 4, 2), ("core-outliers", 5, 2), ("lines", 4, 2),
+                                               ("highdim", 10, 1200)])
+def test_every_benchmark_trains(tiny_cfg, tmp_path, data, num_modes, dim):
+    """Each benchmark's documented number of modes reaches the summary, and the summary's
+    counts agree with its own modes and hq_fraction on the eval samples written."""
     cfg = dataclasses.replace(tiny_cfg, data=data, steps=5, eval_every=5, eval_samples=50)
     summary = train(cfg, tmp_path / data, progress=False)
-    assert summary["status"] == "ok" and summary["num_modes"] == build_run(cfg).dataset.num_modes
+    assert summary["status"] == "ok" and summary["num_modes"] == num_modes and len(summary["counts"]) == num_modes
+    assert summary["modes"] == sum(c > 0 for c in summary["counts"])
+    assert summary["hq_fraction"] == pytest.approx(sum(summary["counts"]) / 50)
+    assert np.load(tmp_path / data / "samples.npy").shape == (50, dim)
+
+
+def test_ctrl_c_stops_at_the_end_of_the_step_and_the_resume_is_exact(tiny_cfg, tmp_path, monkeypatch):
+    """Ctrl-C (SIGINT) during step 13 lets that step finish, checkpoints at 13 and ends with
+    status interrupted; the resume reaches the uninterrupted weights. A second Ctrl-C stops at
+    once (the checkpoint is then the last periodic one)."""
+    import importlib
+    import signal
+
+    trainer = importlib.import_module("modecollapse.train")
+    # as in a terminal, even where the test runner was started with SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    before = signal.getsignal(signal.SIGINT)
+    train(tiny_cfg, tmp_path / "full", progress=False)
+    real_step = trainer.train_step
+
+    def press_ctrl_c(times):
+        def step(run):
+            if run.step == 12:
+                for _ in range(times):
+                    signal.raise_signal(signal.SIGINT)
+            return real_step(run)
+        return step
+
+    monkeypatch.setattr(trainer, "train_step", press_ctrl_c(1))
+    summary = train(tiny_cfg, tmp_path / "r", progress=False)
+    assert summary["status"] == "interrupted" and summary["steps"] == 13
+    assert load_checkpoint(tmp_path / "r")["step"] == 13
+    monkeypatch.setattr(trainer, "train_step", press_ctrl_c(2))
+    twice = train(tiny_cfg, tmp_path / "twice", progress=False)
+    assert twice["status"] == "interrupted" and twice["steps"] == 12 and load_checkpoint(tmp_path / "twice")["step"] == 10
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
+    signal.signal(signal.SIGINT, previous)
+    train(tiny_cfg, tmp_path / "r", resume=True, progress=False)
+    for a, b in zip(final_weights(tmp_path / "full"), final_weights(tmp_path / "r")):
+        assert_same_state(a, b)

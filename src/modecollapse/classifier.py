@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ConfigError
+from .fileio import atomic_torch_save
 
 CACHE_ENV = "MODECOLLAPSE_CACHE"
 VERSION = 1  # bump when the network or the training recipe changes
@@ -96,7 +97,7 @@ def _batches(n: int, size: int, gen: torch.Generator):
 @torch.no_grad()
 def accuracy(model: DigitCNN, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of ``images`` (n, 28, 28) uint8 classified as ``labels`` (n,)."""
-    from .data.mnist import to_signed
+    from .idx import to_signed
 
     model.eval()
     right = 0
@@ -111,7 +112,7 @@ def train_classifier(settings: ClassifierSettings, data_dir: str | os.PathLike |
     learning rate halved each epoch after the first, optionally random shifts of up to ``shift`` pixels.
 
     The defaults (4 epochs, no shifts) reach 99.09% test accuracy (docs/stacked_mnist.md)."""
-    from .data.mnist import load_mnist, to_signed
+    from .idx import load_mnist, to_signed
 
     images, labels = load_mnist(data_dir, "train")
     test_images, test_labels = load_mnist(data_dir, "test")
@@ -146,13 +147,6 @@ def train_classifier(settings: ClassifierSettings, data_dir: str | os.PathLike |
     return model, acc, seconds
 
 
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def load_or_train_info(
     settings: ClassifierSettings = ClassifierSettings(),
     *,
@@ -185,7 +179,7 @@ def load_or_train_info(
         "train_seconds": seconds,
     }
     try:
-        _atomic_save(state, path)
+        atomic_torch_save(state, path)
     except OSError as err:
         raise ConfigError(f"cannot write the classifier cache {path} ({err.strerror}); set {CACHE_ENV} or cache_dir to a writable folder.") from None
     sys.stderr.write(f"modecollapse: classifier test accuracy {acc:.4f}, trained in {seconds:.0f}s\n")

@@ -5,33 +5,15 @@ Each subcommand lives in its own module (``cli_train.py`` ...) exposing ``add_pa
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from typing import NoReturn
 
+from . import cli_experiment, cli_measure, cli_train
+from .cli_common import EXIT_USAGE, Parser, check_threads  # noqa: F401  (check_threads: older imports)
 from .errors import ConfigError
-
-EXIT_USAGE = 2
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports bad options as one line naming the fix, then exits 2."""
-
-    def error(self, message: str) -> NoReturn:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-        sys.exit(EXIT_USAGE)
-
-
-def check_threads(threads: int | None) -> None:
-    """The ``--threads`` check both subcommands share: absent, or a positive integer."""
-    if threads is not None and threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {threads}.")
 
 
 def _subcommands():
-    from . import cli_experiment, cli_measure, cli_train
-
     return [cli_train, cli_measure, cli_experiment]
 
 

@@ -10,38 +10,21 @@ from typing import Any
 
 import torch
 
-from .cli import check_threads
+from .cli_common import add_field_options, check_threads, field_values, plain_fields
 from .data import DATASETS
 from .data.base import Benchmark, GaussianMixture
 from .errors import ConfigError
 from .measure import METRICS, Inputs, MeasureParams, default_metrics, measure
 from .registry import describe_params, params_from_strings, parse_pairs
 
-# option -> (MeasureParams field, type, help); defaults shown come from MeasureParams
-_PARAM_OPTIONS = [
-    ("--pr-k", "pr_k", int, "neighbours k of precision and recall (Kynkaanniemi et al.: 3)"),
-    ("--dc-k", "dc_k", int, "neighbours k of density and coverage (Naeem et al.: 5)"),
-    ("--kid-subsets", "kid_subsets", int, "KID: number of random subsets averaged"),
-    ("--kid-subset-size", "kid_subset_size", int, "KID: samples per subset and side (auto: min(1000, n_real, n_fake))"),
-    ("--kid-degree", "kid_degree", int, "KID: degree of the polynomial kernel"),
-    ("--kid-gamma", "kid_gamma", float, "KID: kernel scale gamma in (gamma x.y + coef0)^degree (auto: 1/d)"),
-    ("--kid-coef0", "kid_coef0", float, "KID: kernel offset coef0"),
-    ("--vendi-kernel", "vendi_kernel", str, "Vendi kernel: cosine, linear or rbf (rbf needs --vendi-bandwidth)"),
-    ("--vendi-order", "vendi_order", float, "Vendi order q: 0, 0.5, 1 (Shannon), 2, inf ..."),
-    ("--vendi-bandwidth", "vendi_bandwidth", float, "Vendi rbf bandwidth: the distance below which samples are alike"),
-    ("--vendi-max-exact", "vendi_max_exact", int, "Vendi rbf: largest n scored exactly; above, a seeded subset of this size"),
-    ("--ndb-bins", "ndb_bins", int, "NDB: number of k-means bins K fitted on the real set"),
-    ("--ndb-alpha", "ndb_alpha", float, "NDB: significance level of the per-bin two-proportion z-test"),
-    ("--ndb-max-iter", "ndb_max_iter", int, "NDB: k-means Lloyd iterations at most"),
-    ("--birthday-batch-size", "birthday_batch_size", int, "birthday: batch size s in which duplicates are sought"),
-    ("--birthday-threshold", "birthday_threshold", float, "birthday: duplicate distance (default: the real quantile below)"),
-    ("--birthday-quantile", "birthday_quantile", float, "birthday: quantile of real within-batch distances used as threshold"),
-    ("--mi-k", "mi_k", int, "mutual information: neighbours k of the KSG estimator"),
-    ("--memorisation-ratio", "memorisation_ratio", float, "memorisation: a fake copies a real sample when d1/d2 < ratio"),
-    ("--seed", "seed", int, "seed of every random choice (KID subsets, k-means, birthday batches, Vendi subset)"),
-    ("--chunk-size", "chunk_size", int, "rows per block of the exact blockwise distance computations"),
-    ("--device", "device", str, "cpu or cuda[:N] for the distance computations"),
-]
+def metric_param_groups() -> dict[str, type]:
+    """prefix -> parameter dataclass, one per group of metrics sharing parameters (pr: precision
+    and recall ...), in registration order; their fields are the options --<prefix>-<field>."""
+    groups: dict[str, type] = {}
+    for spec in METRICS._items.values():
+        if spec.Params is not None:
+            groups.setdefault(spec.prefix, spec.Params)
+    return groups
 
 
 def _metrics_epilog() -> str:
@@ -62,7 +45,6 @@ def _metrics_epilog() -> str:
 
 
 def add_parser(sub) -> None:
-    defaults = MeasureParams()
     p = sub.add_parser(
         "measure",
         help="measure samples against real data with collapse-aware metrics",
@@ -93,10 +75,9 @@ def add_parser(sub) -> None:
     m.add_argument("--metrics", metavar="A,B,...", help=f"comma-separated, from: {', '.join(METRICS.names())}")
     m.add_argument("--nearest-k", type=int, metavar="K",
                    help="k of all four k-NN metrics at once (as in the prdc package); --pr-k / --dc-k override it")
-    for flag, field, typ, text in _PARAM_OPTIONS:
-        default = getattr(defaults, field)
-        shown = "auto" if default is None else (round(default, 4) if isinstance(default, float) else default)
-        m.add_argument(flag, dest=field, type=typ, default=None, help=f"{text} (default {shown})")
+    for prefix, cls in metric_param_groups().items():
+        add_field_options(m, cls, prefix=prefix)
+    add_field_options(m, MeasureParams)
 
     md = p.add_argument_group("mode statistics (one source of modes)")
     md.add_argument("--modes-from", metavar="NAME", help=f"benchmark whose modes to count: {', '.join(DATASETS.names())}")
@@ -121,13 +102,14 @@ def add_parser(sub) -> None:
 
 
 def params_from_args(args: argparse.Namespace) -> MeasureParams:
-    values: dict[str, Any] = {}
-    if args.nearest_k is not None:
-        values["pr_k"] = values["dc_k"] = args.nearest_k
-    for _, field, _, _ in _PARAM_OPTIONS:
-        if getattr(args, field) is not None:
-            values[field] = getattr(args, field)
-    params = MeasureParams(**values)
+    metric: dict[str, Any] = {}
+    for prefix, cls in metric_param_groups().items():
+        given = {f.name: getattr(args, f"{prefix}_{f.name}") for f in plain_fields(cls)
+                 if getattr(args, f"{prefix}_{f.name}") is not None}
+        if prefix in ("pr", "dc") and args.nearest_k is not None:
+            given.setdefault("k", args.nearest_k)
+        metric[prefix] = cls(**given)
+    params = MeasureParams(**field_values(args, [f.name for f in plain_fields(MeasureParams)]), metric=metric)
     params.validate()
     return params
 
@@ -260,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         inputs.reference.save(args.real_stats)
     if args.out is not None:
-        from .rundir import atomic_write
+        from .fileio import atomic_write
 
         atomic_write(args.out, lambda tmp: Path(tmp).write_text(text + "\n"))
     print(text if args.json else _human(result))

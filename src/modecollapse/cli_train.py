@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli import check_threads
+from .cli_common import add_field_options, check_threads, field_values, plain_fields
 from .config import TechniqueSpec, TrainConfig
 from .data import DATASETS
 from .errors import ConfigError
@@ -19,30 +19,11 @@ from .techniques import TECHNIQUES
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130
 
-# option name -> (TrainConfig field, type, help); defaults shown come from TrainConfig
-_PLAIN_OPTIONS = [
-    ("--arch", "arch", str, "model architecture: auto, mlp, dcgan, dcgan-small (auto: dcgan-small for images, else mlp)"),
-    ("--latent-dim", "latent_dim", int, "size of the generator's latent vector z"),
-    ("--g-width", "g_width", int, "hidden width of the generator"),
-    ("--g-depth", "g_depth", int, "hidden layers of the generator"),
-    ("--d-width", "d_width", int, "hidden width of the discriminator"),
-    ("--d-depth", "d_depth", int, "hidden layers of the discriminator"),
-    ("--activation", "activation", str, "hidden activation: relu, leaky_relu, tanh, elu, silu"),
-    ("--d-norm", "d_norm", str, "discriminator normalisation: none, batch, layer, instance, spectral "
-                                "(batch leaks batch statistics into D's verdict; spectral is --spectral-norm where=d)"),
-    ("--steps", "steps", int, "generator steps"),
-    ("--batch-size", "batch_size", int, "samples per batch (a large batch is itself a technique)"),
-    ("--n-critic", "n_critic", int, "discriminator steps per generator step"),
-    ("--lr-g", "lr_g", float, "generator learning rate (Adam)"),
-    ("--lr-d", "lr_d", float, "discriminator learning rate; lr-d > lr-g is the two time-scale update rule"),
-    ("--beta1", "beta1", float, "Adam beta1"),
-    ("--beta2", "beta2", float, "Adam beta2"),
-    ("--seed", "seed", int, "random seed: the same seed gives the same run on CPU"),
-    ("--eval-every", "eval_every", int, "steps between evaluations appended to metrics.jsonl"),
-    ("--eval-samples", "eval_samples", int, "samples per evaluation; 0: the benchmark's protocol (2500 for the mixtures, 26000 for stacked-mnist)"),
-    ("--checkpoint-every", "checkpoint_every", int, "steps between checkpoints"),
-    ("--device", "device", str, "cpu or cuda[:N]"),
-]
+# The plain options (--arch ... --device) are generated from TrainConfig's fields, help text
+# included (config.py); the options below set the fields that are not one value each.
+PLAIN = [f.name for f in plain_fields(TrainConfig)]
+#: options that --resume applies; every other config option is refused there (naming it)
+RESUMABLE = [f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("resume")]
 
 
 def add_parser(sub) -> None:
@@ -54,7 +35,7 @@ def add_parser(sub) -> None:
         "(modes, hq_fraction, reverse_kl; the VEEGAN/PacGAN protocol). Writes config.json, "
         "metrics.jsonl, summary.json, samples.npy, checkpoint.pt and PNG plots to --out.",
         epilog="Precedence: built-in defaults < --preset < --config < explicit options. "
-        "Exit codes: 0 done, 1 diverged (NaN/inf loss), 2 bad input, 130 interrupted.",
+        "Exit codes: 0 done, 1 diverged (NaN/inf loss) or stopped by an evaluator, 2 bad input, 130 interrupted.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     g = p.add_argument_group("benchmark and objective")
@@ -73,13 +54,21 @@ def add_parser(sub) -> None:
         t.add_argument(f"--{name}", nargs="?", const="", default=None, metavar="K=V,...",
                        help=f"{cls.summary} [{describe_params(cls.Params) or 'no parameters'}]")
 
-    m = p.add_argument_group("models, optimisation and bookkeeping")
-    for flag, field, typ, text in _PLAIN_OPTIONS:
-        m.add_argument(flag, dest=field, type=typ, default=None, help=f"{text} (default {getattr(defaults, field)})")
+    from .evaluators import EVALUATORS
 
+    t.add_argument("--evaluator", action="append", default=[], metavar="NAME[:K=V,...]",
+                   help="add a training-time evaluator, repeatable: " + "; ".join(
+                       f"{n}: {c.summary}" for n, c in EVALUATORS.items()))
+
+    m = p.add_argument_group("models, optimisation and bookkeeping")
+    add_field_options(m, TrainConfig)
+
+    resumable = ", ".join("--" + n.replace("_", "-") for n in RESUMABLE if n in PLAIN) + ", --evaluator"
     o = p.add_argument_group("output")
     o.add_argument("--out", type=Path, metavar="DIR", help="run directory to create")
-    o.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its checkpoint (--steps may extend it)")
+    o.add_argument("--resume", type=Path, metavar="DIR",
+                   help=f"continue the run in DIR from its checkpoint. Options that may change on resume: {resumable} "
+                   "(and --threads, --quiet, --json); any other config option is refused")
     o.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     o.add_argument("--json", action="store_true", help="print the run summary as one JSON object on stdout")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -87,7 +76,9 @@ def add_parser(sub) -> None:
                    help="CPU threads for torch (default: 1 for the MLP benchmarks, which slow down sharply "
                         "with more when other jobs share the cores; torch's default for image models). "
                         "Results do not depend on it")
-    o.add_argument("--dry-run", action="store_true", help="print the resolved config.json and exit")
+    o.add_argument("--dry-run", action="store_true", help="validate every option, print the resolved config.json and exit")
+    # for tests and scripts: stop after N steps in total, as Ctrl-C would (checkpoint at step N)
+    o.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=run)
 
 
@@ -114,9 +105,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         values["data_args"] = {**values.get("data_args", {}), **_typed_data_args(data, pairs)}
     if args.loss:
         values["loss"] = args.loss
-    for _, field, _, _ in _PLAIN_OPTIONS:
-        if getattr(args, field) is not None:
-            values[field] = getattr(args, field)
+    values.update(field_values(args, PLAIN))
     techniques = {t["name"]: t for t in values.get("techniques", [])}
     for name, cls in TECHNIQUES.items():
         text = getattr(args, name.replace("-", "_"))
@@ -124,32 +113,89 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             params = params_from_strings(cls.Params, parse_pairs(text, f"--{name}"), f"--{name}")
             techniques[name] = {"name": name, "params": dataclasses.asdict(params)}
     values["techniques"] = list(techniques.values())
+    if args.evaluator:
+        values["evaluators"] = _evaluators(values.get("evaluators", []), args.evaluator)
     return TrainConfig.from_dict(values)
+
+
+def _evaluators(current: list, given: list[str]) -> list[dict]:
+    """``--evaluator NAME[:K=V,...]`` added to (or replacing the parameters of) ``current``."""
+    from .evaluators import EVALUATORS
+
+    out = {(e["name"] if isinstance(e, dict) else e.name): (e if isinstance(e, dict) else dataclasses.asdict(e))
+           for e in current}
+    for text in given:
+        name, _, rest = text.partition(":")
+        cls = EVALUATORS.get(name.strip())
+        params = params_from_strings(cls.Params, parse_pairs(rest, f"--evaluator {name}"), f"--evaluator {name}")
+        out[cls.name] = {"name": cls.name, "params": dataclasses.asdict(params)}
+    return list(out.values())
 
 
 def _typed_data_args(data: str, pairs: dict[str, str]) -> dict:
     """Converts ``--data-arg`` strings to the dataset's parameter types (validating them)."""
     from .registry import params_from_strings
 
-    parsed = params_from_strings(DATASETS.get(data), pairs, f"dataset {data!r}")
-    return {key: getattr(parsed, key) for key in pairs}
+    cls = DATASETS.get(data)
+    parsed = params_from_strings(cls, pairs, f"dataset {data!r}")
+    new_names = getattr(cls, "RENAMED", {})  # an old name given: the value under its new name
+    return {new_names.get(key, key): getattr(parsed, new_names.get(key, key)) for key in pairs}
+
+
+def _given_config_options(args: argparse.Namespace) -> list[str]:
+    """The config options given on the command line, as the user typed them."""
+    given = ["--" + n.replace("_", "-") for n in PLAIN if getattr(args, n) is not None]
+    given += [f"--{o}" for o, v in (("data", args.data), ("loss", args.loss), ("preset", args.preset),
+                                     ("config", args.config)) if v]
+    given += ["--data-arg"] if args.data_arg else []
+    given += [f"--{n}" for n in TECHNIQUES.names() if getattr(args, n.replace("-", "_")) is not None]
+    return given
+
+
+def resolve_command(args: argparse.Namespace) -> tuple[TrainConfig, Path | None]:
+    """(the config to train, the run directory) from the options; on ``--resume`` the run's
+    config.json with the options that may change applied, any other refused."""
+    if args.resume:
+        if args.out and args.out != args.resume:
+            raise ConfigError("give either --out (a new run) or --resume DIR (continue a run), not both.")
+        cfg = TrainConfig.load(args.resume / "config.json")
+        allowed = {"--" + n.replace("_", "-") for n in RESUMABLE}
+        refused = [o for o in _given_config_options(args) if o not in allowed]
+        if refused:
+            raise ConfigError(f"--resume cannot change {', '.join(refused)}: the run in {args.resume} was trained with "
+                              f"its config.json; only {', '.join(sorted(allowed | {'--evaluator'}))} may change "
+                              "(start a new run with --config to vary the others).")
+        values = cfg.to_dict()
+        values.update(field_values(args, [n for n in RESUMABLE if n in PLAIN]))
+        if args.evaluator:
+            values["evaluators"] = _evaluators(values.get("evaluators", []), args.evaluator)
+        return TrainConfig.from_dict(values), args.resume
+    if args.out is None and not args.dry_run:
+        raise ConfigError("--out DIR is required: the directory the run writes to.")
+    return config_from_args(args), args.out
+
+
+def report(summary: dict, args: argparse.Namespace, out: Path) -> int:
+    """Prints the summary (JSON or one line) and returns the exit code its status means."""
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        where = f" on {summary['world_size']} processes" if "world_size" in summary else ""
+        print(
+            f"{summary['data']}: {summary['modes']}/{summary['num_modes']} modes, "
+            f"hq_fraction {summary['hq_fraction']:.3f}, reverse_kl {summary['reverse_kl']:.3f}, "
+            f"{summary['steps']} steps{where} in {summary['wall_seconds']:.1f}s, status {summary['status']} -> {out}"
+        )
+    if summary["status"] != "ok":
+        sys.stderr.write(f"modecollapse train: {summary.get('message', summary['status'])}\n")
+        return EXIT_INTERRUPTED if summary["status"] == "interrupted" else EXIT_DIVERGED
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     from .train import resolve, train
 
-    if args.resume:
-        if args.out and args.out != args.resume:
-            raise ConfigError("give either --out (a new run) or --resume DIR (continue a run), not both.")
-        cfg = TrainConfig.load(args.resume / "config.json")
-        if args.steps is not None:
-            cfg.steps = args.steps
-        out = args.resume
-    else:
-        if args.out is None and not args.dry_run:
-            raise ConfigError("--out DIR is required: the directory the run writes to.")
-        cfg = config_from_args(args)
-        out = args.out
+    cfg, out = resolve_command(args)
     if args.dry_run:
         resolved = resolve(cfg)[0]
         print(json.dumps(resolved.to_dict(), indent=2))
@@ -157,16 +203,5 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.quiet and sys.stderr.isatty()
     check_threads(args.threads)
     summary = train(cfg, out, resume=bool(args.resume), overwrite=args.overwrite, progress=progress,
-                    threads=args.threads or "auto")
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(
-            f"{summary['data']}: {summary['modes']}/{summary['num_modes']} modes, "
-            f"hq_fraction {summary['hq_fraction']:.3f}, reverse_kl {summary['reverse_kl']:.3f}, "
-            f"{summary['steps']} steps in {summary['wall_seconds']:.1f}s, status {summary['status']} -> {out}"
-        )
-    if summary["status"] != "ok":
-        sys.stderr.write(f"modecollapse train: {summary.get('message', summary['status'])}\n")
-        return EXIT_DIVERGED if summary["status"] == "diverged" else EXIT_INTERRUPTED
-    return 0
+                    threads=args.threads or "auto", stop_after=args.stop_after)
+    return report(summary, args, out)

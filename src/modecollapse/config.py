@@ -12,47 +12,59 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .registry import option
 
 
 @dataclass
 class TechniqueSpec:
-    """One technique and its parameters, e.g. ``TechniqueSpec("pack", {"m": 4})``."""
+    """One registered component (a technique, an evaluator) and its parameters, e.g.
+    ``TechniqueSpec("pack", {"m": 4})``."""
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
 
 
+#: the same record for a training-time evaluator (``evaluators.py``)
+EvaluatorSpec = TechniqueSpec
+
+
 @dataclass
 class TrainConfig:
+    """Every setting of a training run. Field help doubles as the ``train`` options' help."""
+
     # benchmark
-    data: str = "ring"
-    data_args: dict[str, Any] = field(default_factory=dict)
+    data: str = option("ring", help="benchmark", flag="--data")
+    data_args: dict[str, Any] = option(factory=dict, help="benchmark parameters", flag="--data-arg")
     # objective and techniques
-    loss: str = "nonsaturating"
-    techniques: list[TechniqueSpec] = field(default_factory=list)
+    loss: str = option("nonsaturating", help="adversarial loss", flag="--loss")
+    techniques: list[TechniqueSpec] = option(factory=list, help="anti-collapse techniques", flag="--<technique>")
     # models: arch "auto" becomes dcgan-small for image benchmarks, mlp otherwise (models/registry.py)
-    arch: str = "auto"
-    latent_dim: int = 2
-    g_width: int = 128
-    g_depth: int = 2
-    d_width: int = 128
-    d_depth: int = 2
-    activation: str = "relu"
-    d_norm: str = "none"
+    arch: str = option("auto", help="model architecture: auto, mlp, dcgan, dcgan-small (auto: dcgan-small for images, else mlp)")
+    latent_dim: int = option(2, help="size of the generator's latent vector z")
+    g_width: int = option(128, help="hidden width of the generator")
+    g_depth: int = option(2, help="hidden layers of the generator")
+    d_width: int = option(128, help="hidden width of the discriminator")
+    d_depth: int = option(2, help="hidden layers of the discriminator")
+    activation: str = option("relu", help="hidden activation: relu, leaky_relu, tanh, elu, silu")
+    d_norm: str = option("none", help="discriminator normalisation: none, batch, layer, instance, spectral "
+                                      "(batch leaks batch statistics into D's verdict; spectral is --spectral-norm where=d)")
     # optimisation
-    steps: int = 5000
-    batch_size: int = 256
-    n_critic: int = 1
-    lr_g: float = 1e-3
-    lr_d: float = 1e-3
-    beta1: float = 0.5
-    beta2: float = 0.999
+    steps: int = option(5000, help="generator steps (on --resume: a larger number extends the run)", resume=True)
+    batch_size: int = option(256, help="samples per batch (a large batch is itself a technique)")
+    n_critic: int = option(1, help="discriminator steps per generator step")
+    lr_g: float = option(1e-3, help="generator learning rate (Adam)")
+    lr_d: float = option(1e-3, help="discriminator learning rate; lr-d > lr-g is the two time-scale update rule")
+    beta1: float = option(0.5, help="Adam beta1")
+    beta2: float = option(0.999, help="Adam beta2")
     # bookkeeping
-    seed: int = 0
-    eval_every: int = 500
-    eval_samples: int = 0  # 0: the benchmark's protocol number (2,500 for the mixtures, 26,000 for stacked MNIST)
-    checkpoint_every: int = 1000
-    device: str = "cpu"
+    seed: int = option(0, help="random seed: the same seed gives the same run on CPU")
+    eval_every: int = option(500, help="steps between evaluations appended to metrics.jsonl", resume=True)
+    eval_samples: int = option(0, help="samples per evaluation; 0: the benchmark's protocol (2500 for the mixtures, "
+                                       "26000 for stacked-mnist)", resume=True)
+    checkpoint_every: int = option(1000, help="steps between checkpoints", resume=True)
+    device: str = option("cpu", help="cpu or cuda[:N]")
+    # training-time evaluators (evaluators.py); "modes" is always on and added when resolved
+    evaluators: list[TechniqueSpec] = option(factory=list, help="training-time evaluators", flag="--evaluator", resume=True)
 
     def validate(self) -> "TrainConfig":
         """Raises :class:`ConfigError` on the first invalid value; returns ``self``."""
@@ -83,10 +95,11 @@ class TrainConfig:
             raise ConfigError(f"--seed must be >= 0, got {self.seed}.")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ConfigError(f"--device must be 'cpu' or 'cuda[:N]', got {self.device!r}.")
-        names = [t.name for t in self.techniques]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ConfigError(f"technique {sorted(dup)[0]!r} is given twice; give each technique once.")
+        for kind, specs in (("technique", self.techniques), ("evaluator", self.evaluators)):
+            names = [t.name for t in specs]
+            dup = {n for n in names if names.count(n) > 1}
+            if dup:
+                raise ConfigError(f"{kind} {sorted(dup)[0]!r} is given twice; give each {kind} once.")
         return self
 
     # -- JSON ----------------------------------------------------------------------------
@@ -100,10 +113,11 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"config has unknown key {sorted(unknown)[0]!r}; valid keys: {', '.join(sorted(known))}.")
         values = dict(values)
-        values["techniques"] = [
-            t if isinstance(t, TechniqueSpec) else TechniqueSpec(t["name"], dict(t.get("params", {})))
-            for t in values.get("techniques", [])
-        ]
+        for key in ("techniques", "evaluators"):
+            values[key] = [
+                t if isinstance(t, TechniqueSpec) else TechniqueSpec(t["name"], dict(t.get("params", {})))
+                for t in values.get(key, [])
+            ]
         try:
             return cls(**values)
         except TypeError as err:  # pragma: no cover - a hand-edited file

@@ -13,9 +13,15 @@ so the global batch is ``--batch-size`` and every process keeps identical weight
   (and DDP broadcasts rank 0's weights once more when it wraps them).
 - Data sharding: rank r draws its real batches and latents from generators seeded by
   (seed, r) (rank 0 keeps the single-process seeds), so ranks see different samples.
-- The training step is the single-process one (``train.train_step``, all technique hooks
-  included); only rank 0 evaluates, writes the run directory and checkpoints, using the
-  unwrapped modules, so its checkpoint resumes with ``modecollapse train --resume``.
+- One loop: this module holds no training loop, only :class:`DDPStrategy`, which tells
+  ``train.train`` (the single-process loop, all technique hooks and evaluators included)
+  which rank writes (rank 0: it evaluates, writes the run directory and checkpoints with the
+  unwrapped modules), how modules are wrapped, how the losses and the stop request are
+  reduced (mean; max) and how each rank's random streams and technique state are gathered
+  into rank 0's checkpoint.
+- ``--resume DIR`` continues a torchrun run with the same number of processes, each rank
+  from its own streams. Ctrl-C (SIGINT, or the SIGTERM torchrun forwards) stops every rank at
+  the end of the same step with a checkpoint there, as on one process.
 - gloo on CPU, nccl on CUDA (``--device cuda``: each process takes GPU ``LOCAL_RANK``).
 - ``distributed.json`` in the run directory records the world size, backend, per-rank
   batch and seeds, and a checksum of each rank's final generator weights.
@@ -26,13 +32,10 @@ refused: DDP would not average those gradients.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import dataclasses
 import hashlib
-import math
 import os
+import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +45,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from . import rundir
-from .config import TrainConfig
-from .errors import ConfigError, TrainingDiverged
+from .errors import ConfigError
+from .strategy import SingleProcess
 
 
 class _DDP(DistributedDataParallel):
@@ -70,121 +73,79 @@ def weights_checksum(module: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def _agree(error: str | None) -> None:
-    """Raises :class:`ConfigError` on every rank when any rank hit one (no rank is left waiting)."""
-    errors = [None] * dist.get_world_size()
-    dist.all_gather_object(errors, error)
-    first = next((e for e in errors if e), None)
-    if first:
-        raise ConfigError(first)
+class DDPStrategy(SingleProcess):
+    """The process group torchrun set up (``dist.init_process_group`` already called)."""
 
+    def __init__(self, out: Path | str) -> None:
+        self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        self.out = Path(out)
+        self.seed: int | None = None
+        self.device = torch.device("cpu")
 
-@contextlib.contextmanager
-def _unwrapped(run):
-    """Rank 0 evaluates and saves the plain modules: a DDP forward would wait for the other ranks."""
-    G, D = run.G, run.D
-    run.G, run.D = G.module, D.module
-    try:
-        yield
-    finally:
-        run.G, run.D = G, D
+    def local_batch(self, batch_size: int) -> int:
+        error = None
+        if batch_size % self.world_size:
+            error = f"--batch-size {batch_size} must be divisible by the {self.world_size} processes (it is the global batch)."
+        self.agree(error)
+        return batch_size // self.world_size
 
+    def agree(self, error: str | None) -> None:
+        errors: list[str | None] = [None] * self.world_size
+        dist.all_gather_object(errors, error)
+        first = next((e for e in errors if e), None)
+        if first:
+            raise ConfigError(first)
 
-def train_distributed(cfg: TrainConfig, out: Path | str, *, overwrite: bool = False, progress: bool = True) -> dict[str, Any] | None:
-    """Trains ``cfg`` in the process group torchrun set up; rank 0 returns the summary, others None."""
-    from .train import History, build_run, checkpoint_state, evaluate, make_summary, train_step
+    def seed_streams(self, data_gen: torch.Generator, noise_gen: torch.Generator, seed: int) -> None:
+        self.seed = rank_seed(seed, self.rank)
+        data_gen.manual_seed(self.seed)
+        noise_gen.manual_seed(self.seed + 1_000_003)
 
-    out = Path(out)
-    rank, world = dist.get_rank(), dist.get_world_size()
-    error = None
-    if cfg.batch_size % world:
-        error = f"--batch-size {cfg.batch_size} must be divisible by the {world} processes (it is the global batch)."
-    _agree(error)
-    local = dataclasses.replace(cfg, batch_size=cfg.batch_size // world)
-    try:
-        run = build_run(local)
-        if run.extra_d_params or run.extra_g_params:
-            raise ConfigError("a technique here adds parameters outside G and D, which DDP does not average; train it without torchrun.")
-        if rank == 0:
-            rundir.prepare(out, overwrite=overwrite)
-    except ConfigError as err:
-        error = str(err)
-    _agree(error)
+    def wrap(self, module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        self.device = device
+        return _DDP(module, device_ids=[device.index or 0] if device.type == "cuda" else None)
 
-    seed = rank_seed(cfg.seed, rank)
-    run.data_gen.manual_seed(seed)
-    run.noise_gen.manual_seed(seed + 1_000_003)
-    ids = [run.device.index or 0] if run.device.type == "cuda" else None
-    run.G = _DDP(run.G, device_ids=ids)
-    run.D = _DDP(run.D, device_ids=ids)
-    saved = dataclasses.replace(run.cfg, batch_size=cfg.batch_size)  # config.json: the global batch
-    if rank == 0:
-        saved.save(out / "config.json")
+    def reduce(self, values: torch.Tensor) -> torch.Tensor:
+        values = values.to(self.device)
+        losses, stop = values[:-1].clone(), values[-1:].clone()
+        dist.all_reduce(losses)  # every rank sees the same mean losses and stops together
+        dist.all_reduce(stop, op=dist.ReduceOp.MAX)
+        return torch.cat([losses / self.world_size, stop]).cpu()
 
-    from tqdm.auto import tqdm
+    def gather(self, obj: Any) -> list[Any]:
+        out: list[Any] = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
 
-    history = History()
-    started = time.perf_counter()
-    status, message = "ok", ""
-    bar = tqdm(total=cfg.steps, disable=not (progress and rank == 0), desc=f"{cfg.data}/{cfg.loss} x{world}", unit="step", leave=False)
-    last_stats, samples = None, None
-    try:
-        while run.step < cfg.steps:
-            d_loss, g_loss = train_step(run)
-            losses = torch.stack([d_loss, g_loss]).float().cpu()
-            if run.device.type == "cuda":
-                losses = losses.to(run.device)
-            dist.all_reduce(losses)  # every rank sees the same mean losses and stops together
-            d_val, g_val = (float(v) / world for v in losses)
-            bar.update(1)
-            if not (math.isfinite(d_val) and math.isfinite(g_val)):
-                raise TrainingDiverged(f"loss became non-finite at step {run.step} (d_loss={d_val}, g_loss={g_val})")
-            at_end = run.step == cfg.steps
-            if rank == 0 and (run.step % cfg.eval_every == 0 or at_end):
-                with _unwrapped(run):
-                    last_stats, samples = evaluate(run)
-                record = {"step": run.step, **last_stats.as_dict(), "d_loss": d_val, "g_loss": g_val,
-                          "wall_seconds": time.perf_counter() - started}
-                history.records.append(record)
-                rundir.append_metrics(out, record)
-                rundir.save_eval_samples(out, run.step, samples, run.dataset)
-            if rank == 0 and (run.step % cfg.checkpoint_every == 0 or at_end):
-                with _unwrapped(run):
-                    rundir.save_checkpoint(out, {**checkpoint_state(run), "wall_seconds": time.perf_counter() - started})
-    except TrainingDiverged as err:
-        status, message = "diverged", str(err)
-    finally:
-        bar.close()
+    def broadcast(self, obj: Any) -> Any:
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
 
-    checksums = [None] * world
-    dist.all_gather_object(checksums, weights_checksum(run.G.module))
-    seeds = [None] * world
-    dist.all_gather_object(seeds, seed)
-    if rank != 0:
-        return None
-    with _unwrapped(run):
-        if last_stats is None or history.records[-1]["step"] != run.step:
-            last_stats, samples = evaluate(run)
-    summary = make_summary(cfg, run.step, last_stats, history, status=status, message=message, wall=time.perf_counter() - started)
-    summary["world_size"] = world
-    rundir.write_json(out / "distributed.json", {
-        "world_size": world,
-        "backend": dist.get_backend(),
-        "batch_per_rank": local.batch_size,
-        "global_batch": cfg.batch_size,
-        "rank_seeds": seeds,
-        "generator_checksums": checksums,
-        "weights_identical": len(set(checksums)) == 1,
-    })
-    rundir.finish(out, summary, samples, run.dataset, history.records)
-    return summary
+    def signals(self) -> tuple[int, ...]:
+        return (signal.SIGINT, signal.SIGTERM)
+
+    def describe(self, run: Any) -> dict[str, Any]:
+        """Gathers every rank's generator checksum and seed; rank 0 writes ``distributed.json``."""
+        checksums = self.gather(weights_checksum(self.unwrap(run.G)))
+        seeds = self.gather(self.seed)
+        if self.is_writer:
+            rundir.write_json(self.out / "distributed.json", {
+                "world_size": self.world_size,
+                "backend": dist.get_backend(),
+                "batch_per_rank": run.cfg.batch_size,
+                "global_batch": run.cfg.batch_size * self.world_size,
+                "rank_seeds": seeds,
+                "generator_checksums": checksums,
+                "weights_identical": len(set(checksums)) == 1,
+            })
+        return {"world_size": self.world_size}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point under torchrun: the options of ``modecollapse train`` (no --resume)."""
-    import json
-
-    from .cli_train import add_parser, config_from_args
+    """Entry point under torchrun: the options of ``modecollapse train``."""
+    from .cli_train import add_parser, report, resolve_command
+    from .train import train
 
     parser = argparse.ArgumentParser(prog="torchrun ... -m modecollapse.distributed")
     add_parser(parser.add_subparsers(dest="command"))
@@ -202,19 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     dist.init_process_group("nccl" if cuda else "gloo")
     code = 0
     try:
-        if args.resume:
-            raise ConfigError("--resume is not supported under torchrun yet; resume the run with 'modecollapse train --resume'.")
-        if args.out is None:
-            raise ConfigError("--out DIR is required: the directory the run writes to.")
-        cfg = config_from_args(args)
-        summary = train_distributed(cfg, args.out, overwrite=args.overwrite, progress=not args.quiet and sys.stderr.isatty())
+        cfg, out = resolve_command(args)
+        if args.dry_run:
+            raise ConfigError("--dry-run needs no processes; run it with 'modecollapse train --dry-run'.")
+        strategy = DDPStrategy(out)
+        summary = train(cfg, out, resume=bool(args.resume), overwrite=args.overwrite, strategy=strategy,
+                        progress=not args.quiet and sys.stderr.isatty(), stop_after=args.stop_after)
         if summary is not None:
-            if args.json:
-                print(json.dumps(summary))
-            else:
-                print(f"{summary['data']}: {summary['modes']}/{summary['num_modes']} modes, reverse_kl {summary['reverse_kl']:.3f}, "
-                      f"{summary['steps']} steps on {summary['world_size']} processes in {summary['wall_seconds']:.1f}s -> {args.out}")
-            code = 0 if summary["status"] == "ok" else 1
+            code = report(summary, args, out)
+        else:
+            code = 0
     except ConfigError as err:
         if dist.get_rank() == 0:
             sys.stderr.write(f"modecollapse.distributed: {err}\n")

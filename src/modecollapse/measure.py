@@ -2,7 +2,9 @@
 
 Each metric registers a :class:`MetricSpec` in :data:`METRICS` under the name its JSON key
 carries (``precision``, ``fid``, ``vendi`` ...); ``modecollapse measure --metrics`` draws its
-choices from this registry. :func:`measure` runs the requested metrics on feature tensors
+choices from this registry. Adding a metric is one registration: a compute function of the
+:class:`Session`, and, when it has parameters, a dataclass whose fields (help text in their
+metadata) become the options ``--<prefix>-<field>`` and ``MeasureParams.of(prefix)``. :func:`measure` runs the requested metrics on feature tensors
 and returns one JSON-ready dict: the values, each metric's parameters as used, directions
 and timings. Shared work is done once per call: the four k-NN metrics share one distance
 sweep, and the real side's k-NN radii and moments can come from :class:`ReferenceStats`.
@@ -30,43 +32,110 @@ from .metrics.ndb import ndb
 from .metrics.prdc import PRDC, prdc
 from .metrics.reference import ReferenceStats, fingerprint
 from .metrics.vendi import KERNELS, vendi
-from .registry import Registry
+from .registry import Registry, option
+
+
+# -- each metric's parameters: one dataclass per metric (or pair of metrics sharing them), whose
+# fields become the options --<prefix>-<field> of `modecollapse measure` (help text here).
+@dataclass
+class PRParams:
+    k: int = option(3, help="neighbours k of precision and recall (Kynkaanniemi et al.: 3)")
+
+    def validate(self) -> None:
+        check_positive_int(self.k, "pr-k")
+
+
+@dataclass
+class DCParams:
+    k: int = option(5, help="neighbours k of density and coverage (Naeem et al.: 5)")
+
+    def validate(self) -> None:
+        check_positive_int(self.k, "dc-k")
+
+
+@dataclass
+class KIDParams:
+    subsets: int = option(100, help="KID: number of random subsets averaged")
+    subset_size: int | None = option(None, help="KID: samples per subset and side (auto: min(1000, n_real, n_fake))")
+    degree: int = option(3, help="KID: degree of the polynomial kernel")
+    gamma: float | None = option(None, help="KID: kernel scale gamma in (gamma x.y + coef0)^degree (auto: 1/d)")
+    coef0: float = option(1.0, help="KID: kernel offset coef0")
+
+    def validate(self) -> None:
+        check_positive_int(self.subsets, "kid-subsets")
+        check_positive_int(self.degree, "kid-degree")
+
+
+@dataclass
+class VendiParams:
+    kernel: str = option("cosine", help="Vendi kernel: cosine, linear or rbf (rbf needs --vendi-bandwidth)")
+    order: float = option(1.0, help="Vendi order q: 0, 0.5, 1 (Shannon), 2, inf ...")
+    bandwidth: float | None = option(None, help="Vendi rbf bandwidth: the distance below which samples are alike")
+    max_exact: int = option(5000, help="Vendi rbf: largest n scored exactly; above, a seeded subset of this size")
+
+    def validate(self) -> None:
+        check_positive_int(self.max_exact, "vendi-max-exact")
+        if self.kernel not in KERNELS:
+            raise ConfigError(f"unknown Vendi kernel {self.kernel!r}; choose one of: {', '.join(KERNELS)}.")
+        if not self.order >= 0:
+            raise ConfigError(f"the Vendi order must be >= 0 (e.g. 0, 0.5, 1, 2, inf), got {self.order}.")
+
+
+@dataclass
+class NDBParams:
+    bins: int = option(50, help="NDB: number of k-means bins K fitted on the real set")
+    alpha: float = option(0.05, help="NDB: significance level of the per-bin two-proportion z-test")
+    max_iter: int = option(50, help="NDB: k-means Lloyd iterations at most")
+
+    def validate(self) -> None:
+        check_positive_int(self.max_iter, "ndb-max-iter")
+
+
+@dataclass
+class BirthdayParams:
+    batch_size: int = option(256, help="birthday: batch size s in which duplicates are sought")
+    threshold: float | None = option(None, help="birthday: duplicate distance (auto: the real quantile below)")
+    quantile: float = option(0.001, help="birthday: quantile of real within-batch distances used as threshold")
+
+
+@dataclass
+class MIParams:
+    k: int = option(3, help="mutual information: neighbours k of the KSG estimator")
+
+    def validate(self) -> None:
+        check_positive_int(self.k, "mi-k")
+
+
+@dataclass
+class MemorisationParams:
+    ratio: float = option(1.0 / 3.0, help="memorisation: a fake copies a real sample when d1/d2 < ratio")
 
 
 @dataclass
 class MeasureParams:
-    """Every metric parameter; the defaults are the papers' (see ``modecollapse measure --help``)."""
+    """The parameters every metric shares, and each metric's own (``metric[prefix]``, an
+    instance of the ``Params`` of the metrics registered with that ``prefix``; defaults are
+    the papers', see ``modecollapse measure --help``)."""
 
-    pr_k: int = 3
-    dc_k: int = 5
-    kid_subsets: int = 100
-    kid_subset_size: int | None = None  # None: min(1000, n_real, n_fake)
-    kid_degree: int = 3
-    kid_gamma: float | None = None  # None: 1 / d
-    kid_coef0: float = 1.0
-    vendi_kernel: str = "cosine"
-    vendi_order: float = 1.0
-    vendi_bandwidth: float | None = None
-    vendi_max_exact: int = 5000
-    ndb_bins: int = 50
-    ndb_alpha: float = 0.05
-    ndb_max_iter: int = 50
-    birthday_batch_size: int = 256
-    birthday_threshold: float | None = None  # None: calibrated on real (birthday_quantile)
-    birthday_quantile: float = 0.001
-    mi_k: int = 3
-    memorisation_ratio: float = 1.0 / 3.0
-    seed: int = 0
-    chunk_size: int = 2048
-    device: str = "cpu"
+    seed: int = option(0, help="seed of every random choice (KID subsets, k-means, birthday batches, Vendi subset)")
+    chunk_size: int = option(2048, help="rows per block of the exact blockwise distance computations")
+    device: str = option("cpu", help="cpu or cuda[:N] for the distance computations")
+    metric: dict[str, Any] = option(factory=dict, help="each metric's parameters", flag="--<prefix>-<field>")
+
+    def __post_init__(self) -> None:
+        for spec in METRICS._items.values():
+            if spec.Params is not None and spec.prefix not in self.metric:
+                self.metric[spec.prefix] = spec.Params()
+
+    def of(self, prefix: str) -> Any:
+        """The parameters of the metrics registered with ``prefix`` (``"kid"``, ``"pr"`` ...)."""
+        return self.metric[prefix]
 
     def validate(self) -> None:
-        for name in ("pr_k", "dc_k", "kid_subsets", "kid_degree", "vendi_max_exact", "ndb_max_iter", "mi_k", "chunk_size"):
-            check_positive_int(getattr(self, name), name.replace("_", "-"))
-        if self.vendi_kernel not in KERNELS:
-            raise ConfigError(f"unknown Vendi kernel {self.vendi_kernel!r}; choose one of: {', '.join(KERNELS)}.")
-        if not self.vendi_order >= 0:
-            raise ConfigError(f"the Vendi order must be >= 0 (e.g. 0, 0.5, 1, 2, inf), got {self.vendi_order}.")
+        check_positive_int(self.chunk_size, "chunk-size")
+        for p in self.metric.values():
+            if hasattr(p, "validate"):
+                p.validate()
 
 
 @dataclass
@@ -90,6 +159,10 @@ class MetricSpec:
     summary: str
     needs: tuple[str, ...]  # of "real", "latent", "modes"
     compute: Callable[["Session"], tuple[dict[str, Any], dict[str, Any]]]
+    #: the metric's parameter dataclass (options --<prefix>-<field>); metrics that share
+    #: parameters (precision and recall) give the same class and prefix
+    Params: type | None = None
+    prefix: str = ""
 
 
 #: metric name (= its main JSON key) -> spec.
@@ -118,8 +191,8 @@ class Session:
 
     def prdc(self) -> PRDC:
         if self._prdc is None:
-            pr_k = self.p.pr_k if {"precision", "recall"} & set(self.wanted) else None
-            dc_k = self.p.dc_k if {"density", "coverage"} & set(self.wanted) else None
+            pr_k = self.p.of("pr").k if {"precision", "recall"} & set(self.wanted) else None
+            dc_k = self.p.of("dc").k if {"density", "coverage"} & set(self.wanted) else None
             kmax = max(k for k in (pr_k, dc_k) if k is not None)
             ref = self.reference()
             dtype = compute_dtype(self.real)
@@ -144,9 +217,9 @@ class Session:
         return mean, cov
 
 
-def _prdc_metric(name: str, k_field: str) -> Callable[[Session], tuple[dict, dict]]:
+def _prdc_metric(name: str, prefix: str) -> Callable[[Session], tuple[dict, dict]]:
     def compute(s: Session) -> tuple[dict, dict]:
-        return {name: getattr(s.prdc(), name)}, {"k": getattr(s.p, k_field)}
+        return {name: getattr(s.prdc(), name)}, {"k": s.p.of(prefix).k}
 
     return compute
 
@@ -163,16 +236,18 @@ def _fid(s: Session) -> tuple[dict, dict]:
 
 
 def _kid(s: Session) -> tuple[dict, dict]:
-    r = kid(real=s.real, fake=s.inputs.fake, subsets=s.p.kid_subsets, subset_size=s.p.kid_subset_size,
-            degree=s.p.kid_degree, gamma=s.p.kid_gamma, coef0=s.p.kid_coef0, seed=s.p.seed, device=s.p.device)
+    p = s.p.of("kid")
+    r = kid(real=s.real, fake=s.inputs.fake, subsets=p.subsets, subset_size=p.subset_size,
+            degree=p.degree, gamma=p.gamma, coef0=p.coef0, seed=s.p.seed, device=s.p.device)
     params = {"subsets": r.subsets, "subset_size": r.subset_size, "degree": r.degree, "gamma": r.gamma,
               "coef0": r.coef0, "seed": s.p.seed}
     return {"kid": r.kid, "kid_std": r.kid_std}, params
 
 
 def _vendi(s: Session) -> tuple[dict, dict]:
-    kw = dict(order=s.p.vendi_order, kernel=s.p.vendi_kernel, bandwidth=s.p.vendi_bandwidth,
-              max_exact=s.p.vendi_max_exact, seed=s.p.seed, chunk_size=s.p.chunk_size, device=s.p.device)
+    p = s.p.of("vendi")
+    kw = dict(order=p.order, kernel=p.kernel, bandwidth=p.bandwidth,
+              max_exact=p.max_exact, seed=s.p.seed, chunk_size=s.p.chunk_size, device=s.p.device)
     f = vendi(samples=s.inputs.fake, **kw)  # type: ignore[arg-type]
     values: dict[str, Any] = {"vendi": f.vendi}
     if s.inputs.real is not None:
@@ -183,32 +258,34 @@ def _vendi(s: Session) -> tuple[dict, dict]:
 
 
 def _ndb(s: Session) -> tuple[dict, dict]:
-    r = ndb(real=s.real, fake=s.inputs.fake, bins=s.p.ndb_bins, alpha=s.p.ndb_alpha, max_iter=s.p.ndb_max_iter,
+    p = s.p.of("ndb")
+    r = ndb(real=s.real, fake=s.inputs.fake, bins=p.bins, alpha=p.alpha, max_iter=p.max_iter,
             seed=s.p.seed, chunk_size=s.p.chunk_size)
     return ({"ndb": r.ndb, "ndb_js": r.js, "ndb_different_bins": r.different_bins},
-            {"bins": r.bins, "alpha": r.alpha, "max_iter": s.p.ndb_max_iter, "seed": s.p.seed})
+            {"bins": r.bins, "alpha": r.alpha, "max_iter": p.max_iter, "seed": s.p.seed})
 
 
 def _birthday(s: Session) -> tuple[dict, dict]:
-    r = birthday(real=s.real, fake=s.inputs.fake, threshold=s.p.birthday_threshold, quantile=s.p.birthday_quantile,
-                 batch_size=s.p.birthday_batch_size, seed=s.p.seed)
+    p = s.p.of("birthday")
+    r = birthday(real=s.real, fake=s.inputs.fake, threshold=p.threshold, quantile=p.quantile,
+                 batch_size=p.batch_size, seed=s.p.seed)
     values = {"birthday": r.support, "birthday_real": r.support_real,
               "birthday_duplicate_rate": r.duplicate_rate, "birthday_duplicate_rate_real": r.duplicate_rate_real}
-    params = {"threshold": r.threshold, "threshold_from": "given" if s.p.birthday_threshold is not None
-              else f"real quantile {s.p.birthday_quantile}", "batch_size": r.batch_size, "seed": s.p.seed}
+    params = {"threshold": r.threshold, "threshold_from": "given" if p.threshold is not None
+              else f"real quantile {p.quantile}", "batch_size": r.batch_size, "seed": s.p.seed}
     return values, params
 
 
 def _mutual_info(s: Session) -> tuple[dict, dict]:
     assert s.inputs.latent is not None
-    r = mutual_information(latent=s.inputs.latent, samples=s.inputs.fake, k=s.p.mi_k, device=s.p.device)
+    r = mutual_information(latent=s.inputs.latent, samples=s.inputs.fake, k=s.p.of("mi").k, device=s.p.device)
     return {"mutual_info": r.mutual_info}, {"k": r.k, "unit": "nats"}
 
 
 def _memorisation(s: Session) -> tuple[dict, dict]:
     ref = s.inputs.reference
     knn = ref.knn_for(2, compute_dtype(s.real)) if ref is not None else None
-    r = memorisation(real=s.real, fake=s.inputs.fake, ratio=s.p.memorisation_ratio,
+    r = memorisation(real=s.real, fake=s.inputs.fake, ratio=s.p.of("memorisation").ratio,
                      chunk_size=s.p.chunk_size, device=s.p.device, real_knn=knn)
     return ({"memorisation": r.memorisation, "memorised_count": r.count, "memorisation_real": r.real_baseline},
             {"ratio": r.ratio})
@@ -230,27 +307,27 @@ def _modes(s: Session) -> tuple[dict, dict]:
 
 for _spec in [
     MetricSpec("precision", True, "fraction of fake samples inside the real k-NN manifold (fidelity; "
-               "Kynkaanniemi 2019)", ("real",), _prdc_metric("precision", "pr_k")),
+               "Kynkaanniemi 2019)", ("real",), _prdc_metric("precision", "pr"), PRParams, "pr"),
     MetricSpec("recall", True, "fraction of real samples inside the fake k-NN manifold (diversity; falls when "
-               "modes are dropped)", ("real",), _prdc_metric("recall", "pr_k")),
+               "modes are dropped)", ("real",), _prdc_metric("recall", "pr"), PRParams, "pr"),
     MetricSpec("density", True, "real k-NN balls holding each fake sample / k, ~1 for a match (Naeem 2020)",
-               ("real",), _prdc_metric("density", "dc_k")),
+               ("real",), _prdc_metric("density", "dc"), DCParams, "dc"),
     MetricSpec("coverage", True, "fraction of real k-NN balls holding a fake sample (falls when modes are dropped)",
-               ("real",), _prdc_metric("coverage", "dc_k")),
+               ("real",), _prdc_metric("coverage", "dc"), DCParams, "dc"),
     MetricSpec("fid", False, "Frechet distance of the feature Gaussians (blind to modes that keep the moments)",
                (), _fid),
     MetricSpec("kid", False, "unbiased MMD^2, cubic polynomial kernel, mean (kid) and std (kid_std) over subsets",
-               ("real",), _kid),
+               ("real",), _kid, KIDParams, "kid"),
     MetricSpec("vendi", True, "Vendi score of the fake set: effective number of modes (vendi_real: the real set's)",
-               (), _vendi),
+               (), _vendi, VendiParams, "vendi"),
     MetricSpec("ndb", False, "share of k-means bins whose fake share differs (z-test); ndb_js: JS divergence",
-               ("real",), _ndb),
+               ("real",), _ndb, NDBParams, "ndb"),
     MetricSpec("birthday", True, "birthday-paradox support size of the fake set (birthday_real: the real set's)",
-               ("real",), _birthday),
+               ("real",), _birthday, BirthdayParams, "birthday"),
     MetricSpec("memorisation", False, "share of fake samples copying one real (training) sample: d1/d2 < ratio",
-               ("real",), _memorisation),
+               ("real",), _memorisation, MemorisationParams, "memorisation"),
     MetricSpec("mutual_info", True, "KSG estimate of I(latent; fake) in nats (needs --latent; low dimensions only)",
-               ("latent",), _mutual_info),
+               ("latent",), _mutual_info, MIParams, "mi"),
     MetricSpec("modes", True, "modes captured, hq_fraction and reverse_kl (needs --modes-from, --modes-centres or "
                "--mode-classifier)", ("modes",), _modes),
 ]:

@@ -18,8 +18,7 @@ import torch
 
 from .errors import ConfigError
 from .features import Extractor, extract
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+from .fileio import IMAGE_SUFFIXES, image_files, read_image
 TENSOR_KEYS = ("features", "samples", "x", "arr_0")
 
 
@@ -60,23 +59,12 @@ def _to_tensor(value: object, path: Path) -> torch.Tensor:
 
 def load_images(folder: Path, *, image_size: int | None = None, mode: str = "RGB") -> torch.Tensor:
     """All images under ``folder`` (sorted, recursive) -> (n, C, H, W) float32 in [0, 1]."""
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:  # pragma: no cover - Pillow is a dependency
-        raise ConfigError("reading an image folder needs Pillow; pip install pillow.") from None
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = image_files(folder)
     if not files:
         raise ConfigError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}); give a folder of images or an array file.")
     arrays, first = [], None
     for f in files:
-        try:
-            with Image.open(f) as im:
-                im = im.convert(mode)
-                if image_size:
-                    im = im.resize((image_size, image_size), Image.BILINEAR)
-                a = np.asarray(im, dtype=np.uint8)
-        except (OSError, UnidentifiedImageError, ValueError) as err:
-            raise ConfigError(f"cannot read image {f} ({type(err).__name__}).") from None
+        a = read_image(f, mode=mode, side=image_size)
         if first is None:
             first = a.shape
         elif a.shape != first:

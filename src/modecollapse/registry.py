@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import sys
 import typing
+from dataclasses import field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import ConfigError
@@ -58,6 +60,20 @@ class Registry(Generic[T]):
         return list(self._items.items())
 
 
+def option(default: Any = dataclasses.MISSING, *, help: str, factory: Any = dataclasses.MISSING, flag: str = "",
+           resume: bool = False) -> Any:
+    """A dataclass field with its command-line help (``--help`` text lives here, once).
+
+    ``flag``: the option that sets a field which is not a plain ``--field-name VALUE`` (data,
+    lists of techniques ...), for the option-coverage test. ``resume=True``: the option may
+    change when a run is resumed (it does not change what was trained so far).
+    """
+    meta = {"help": help, "flag": flag, "resume": resume}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 def convert_value(value: str, typ: Any, key: str, owner: str) -> Any:
     """Converts the command-line string ``value`` to the annotated type ``typ`` (int, float,
     bool, str, a Literal, an Optional of these, or ``tuple[X, ...]`` written ``a,b,c``)."""
@@ -101,11 +117,28 @@ def _convert(value: str, typ: Any, key: str, owner: str) -> Any:
     raise TypeError(f"unsupported parameter type {typ!r} for {owner}.{key}")
 
 
+def renamed(cls: type, values: dict[str, Any], owner: str) -> dict[str, Any]:
+    """``values`` with the old names a parameter dataclass still accepts (its ``RENAMED``
+    mapping, old -> new) replaced by the new ones, each with a one-line notice on stderr."""
+    renames = getattr(cls, "RENAMED", {})
+    if not any(old in values for old in renames):
+        return values
+    out = dict(values)
+    for old, new in renames.items():
+        if old in out:
+            if new in out:
+                raise ConfigError(f"{owner}: give {new} only ({old} is its old name).")
+            sys.stderr.write(f"modecollapse: note: {owner}: {old} is now called {new}; {old} will stop working in a later release.\n")
+            out[new] = out.pop(old)
+    return out
+
+
 def params_from_strings(cls: type[T], pairs: dict[str, str], owner: str) -> T:
     """Builds the parameter dataclass ``cls`` from ``{"key": "value"}`` strings.
 
     Unknown keys and unconvertible values raise :class:`ConfigError` naming the valid keys.
     """
+    pairs = renamed(cls, pairs, owner)
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs = {}
@@ -119,6 +152,7 @@ def params_from_strings(cls: type[T], pairs: dict[str, str], owner: str) -> T:
 
 def params_from_dict(cls: type[T], values: dict[str, Any], owner: str) -> T:
     """Builds ``cls`` from already-typed JSON values (as stored in ``config.json``)."""
+    values = renamed(cls, values, owner)
     fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = set(values) - fields
     if unknown:

@@ -5,7 +5,6 @@ rename), so an interrupted write never leaves half a file behind.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
+from .fileio import atomic_write
 
 IMAGE_SAMPLES_KEPT = 2500
 RUN_FILES = ("config.json", "metrics.jsonl", "summary.json", "samples.npy", "checkpoint.pt", "samples.png", "modes.png")
@@ -36,17 +36,6 @@ def prepare(out: Path, *, overwrite: bool) -> None:
             pass
     except OSError as err:
         raise ConfigError(f"cannot write to output directory {out} ({err.strerror}); choose a writable --out.") from None
-
-
-def atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(out: Path, state: dict[str, Any]) -> None:

@@ -1,14 +1,20 @@
-"""The generic GAN training loop: steps, evaluation schedule, checkpoints, resume, logging.
+"""The training loop: steps, evaluation schedule, checkpoints, resume, logging.
 
-The loop knows the models only as ``G(z) -> x`` and ``D(x) -> logits``, the loss only as a
-pair of callables (``losses.py``) and techniques only through the hooks of
-``techniques/base.py``. Anything technique-specific lives in a technique, not in here.
+:func:`train` is the only training loop, for one process and for a torchrun process group
+alike: what differs between them is a small strategy (``strategy.py``; ``distributed.py``
+for DDP). The loop knows the models only as ``G(z) -> x`` and ``D(x) -> logits``, the loss
+only as a pair of callables (``losses.py``), techniques only through the hooks of
+``techniques/base.py`` and what it measures only through the evaluators of
+``evaluators.py``. Anything technique- or metric-specific lives there, not in here.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import signal
+import threading
 import time
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,16 +26,19 @@ from . import rundir
 from .config import TechniqueSpec, TrainConfig
 from .data import Benchmark, build_dataset, dataset_params
 from .errors import ConfigError, TrainingDiverged
+from .evaluators import ALWAYS, EVALUATORS, EvalContext, Evaluator, RollBack, StopTraining
 from .losses import LOSSES, AdversarialLoss
-from .metrics.modes import ModeStats, mode_stats
 from .models import ARCHS, resolve_arch
+from .models.mlp import Activation, Norm
 from .registry import params_from_dict
-from .techniques import TECHNIQUES, DBatch, GBatch, HookTable, Technique
+from .strategy import SingleProcess
+from .techniques import TECHNIQUES, DBatch, GBatch, HookTable, Technique, TechniqueContext, library_order
 
 
 @dataclass
 class Run:
-    """Everything one training run holds; techniques read and modify it through hooks."""
+    """Everything one training run holds. Techniques never see it: they get ``ctx``, a
+    :class:`~modecollapse.techniques.TechniqueContext` over it."""
 
     cfg: TrainConfig
     dataset: Benchmark
@@ -49,6 +58,10 @@ class Run:
     opt_g: torch.optim.Optimizer | None = None
     opt_d: torch.optim.Optimizer | None = None
     hooks: HookTable = field(default_factory=HookTable)
+    evaluators: list[Evaluator] = field(default_factory=list)
+    # learning rates relative to the configured ones (an evaluator's rollback lowers it)
+    lr_scale: float = 1.0
+    ctx: TechniqueContext | None = None
 
     # -- helpers for techniques ---------------------------------------------------------------
     def new_discriminator(self, in_dim: int | None = None) -> nn.Module:
@@ -63,7 +76,7 @@ class Run:
 
     def sample_real(self, n: int) -> torch.Tensor:
         for hook in self.hooks["sample_real"]:
-            x = hook(self, n)
+            x = hook(self.ctx, n)
             if x is not None:
                 return x.to(self.device)
         return self.dataset.sample(n, self.data_gen).to(self.device)
@@ -73,17 +86,24 @@ class Run:
         """Fraction of training done, 0..1, for annealing schedules."""
         return self.step / max(self.cfg.steps, 1)
 
+    @property
+    def base_learning_rates(self) -> tuple[float, float]:
+        return self.cfg.lr_g * self.lr_scale, self.cfg.lr_d * self.lr_scale
+
 
 # -- building ------------------------------------------------------------------------------------
 def resolve(cfg: TrainConfig) -> tuple[TrainConfig, Benchmark, AdversarialLoss, list[Technique]]:
     """Validates ``cfg`` and resolves every default: returns the config to save in
-    ``config.json`` together with the dataset, the loss and the technique instances."""
-    cfg = dataclasses.replace(cfg, techniques=list(cfg.techniques)).validate()
+    ``config.json`` together with the dataset, the loss and the technique instances (in the
+    library's order, which config.json records too: the order the user listed them in
+    changes nothing)."""
+    cfg = dataclasses.replace(cfg, techniques=list(cfg.techniques), evaluators=list(cfg.evaluators)).validate()
     params = dataset_params(cfg.data, cfg.data_args)
     cfg.data_args = dataclasses.asdict(params)
     dataset = params.build()
     # Defaults that depend on the benchmark, written out so config.json holds the values used.
     cfg.arch = resolve_arch(cfg.arch, dataset)
+    check_model_names(cfg)
     cfg.eval_samples = cfg.eval_samples or dataset.eval_samples
     loss = LOSSES.get(cfg.loss)
     specs = list(cfg.techniques)
@@ -106,9 +126,32 @@ def resolve(cfg: TrainConfig) -> tuple[TrainConfig, Benchmark, AdversarialLoss, 
         tech.check(cfg, loss)
         techniques.append(tech)
         resolved_specs.append(TechniqueSpec(spec.name, tech.params_dict()))
-    cfg.techniques = resolved_specs
-    techniques.sort(key=lambda t: t.order)
+    techniques = library_order(techniques)
+    by_name = {s.name: s for s in resolved_specs}
+    cfg.techniques = [by_name[t.name] for t in techniques]
+    cfg.evaluators = [TechniqueSpec(e.name, e.params_dict()) for e in resolve_evaluators(cfg)]
     return cfg, dataset, loss, techniques
+
+
+def check_model_names(cfg: TrainConfig) -> None:
+    """--activation and --d-norm name something the models build (checked before any run)."""
+    activations, norms = typing.get_args(Activation), typing.get_args(Norm) + ("spectral",)
+    if cfg.activation not in activations:
+        raise ConfigError(f"unknown --activation {cfg.activation!r}; choose one of: {', '.join(activations)}.")
+    if cfg.d_norm not in norms:
+        raise ConfigError(f"unknown --d-norm {cfg.d_norm!r}; choose one of: {', '.join(norms)}.")
+
+
+def resolve_evaluators(cfg: TrainConfig) -> list[Evaluator]:
+    """The evaluators of ``cfg`` (those always on added) in the library's order, (order, name)."""
+    specs = {s.name: s for s in cfg.evaluators}
+    for name in ALWAYS:
+        specs.setdefault(name, TechniqueSpec(name, {}))
+    evaluators = []
+    for spec in specs.values():
+        cls = EVALUATORS.get(spec.name)
+        evaluators.append(cls(params_from_dict(cls.Params, spec.params, f"evaluator {spec.name!r}")))
+    return sorted(evaluators, key=lambda e: (e.order, e.name))
 
 
 def build_run(cfg: TrainConfig) -> Run:
@@ -131,12 +174,15 @@ def build_run(cfg: TrainConfig) -> Run:
     )
     run.G = run.new_generator()
     run.D = run.new_discriminator()
+    run.ctx = TechniqueContext(run)
     for tech in techniques:
-        tech.setup(run)
+        tech.setup(run.ctx)
+    run.ctx.end_setup()
     betas = (cfg.beta1, cfg.beta2)
     run.opt_g = torch.optim.Adam(list(run.G.parameters()) + run.extra_g_params, lr=cfg.lr_g, betas=betas)
     run.opt_d = torch.optim.Adam(list(run.D.parameters()) + run.extra_d_params, lr=cfg.lr_d, betas=betas)
     run.hooks = HookTable.build(techniques)
+    run.evaluators = resolve_evaluators(cfg)
     return run
 
 
@@ -147,12 +193,12 @@ def d_step(run: Run) -> torch.Tensor:
     with torch.no_grad():
         fake = run.G(run.sample_z(n))
     for hook in hooks["d_inputs"]:
-        real, fake = hook(run, real, fake)
+        real, fake = hook(run.ctx, real, fake)
     d_real, d_fake = run.D(real), run.D(fake)
     real_t, fake_t = 1.0, 0.0
     for hook in hooks["d_targets"]:
         # one target per verdict: fewer than n when D judges several samples at once (packing)
-        real_t, fake_t = hook(run, real_t, fake_t, d_real.shape[0])
+        real_t, fake_t = hook(run.ctx, real_t, fake_t, d_real.shape[0])
     loss = run.loss.d_loss(d_real, d_fake, real_t, fake_t)
     if hooks["d_terms"]:
         loss = _with_terms(run, loss, hooks["d_terms"], DBatch(real, fake, d_real, d_fake))
@@ -165,10 +211,10 @@ def g_step(run: Run) -> torch.Tensor:
     fake = run.G(z)
     judged = fake
     for hook in hooks["g_input"]:
-        judged = hook(run, judged)
+        judged = hook(run.ctx, judged)
     critic = run.D
     for hook in hooks["g_critic"]:
-        critic = hook(run, critic, judged)
+        critic = hook(run.ctx, critic, judged)
     d_fake = critic(judged)
     loss = run.g_adv_weight * run.loss.g_loss(d_fake)
     if hooks["g_terms"]:
@@ -179,7 +225,7 @@ def g_step(run: Run) -> torch.Tensor:
 def _with_terms(run: Run, loss: torch.Tensor, term_hooks: list, batch: DBatch | GBatch) -> torch.Tensor:
     """``loss`` plus every extra term the techniques' ``d_terms`` / ``g_terms`` hooks add."""
     for hook in term_hooks:
-        for term in hook(run, batch).values():
+        for term in hook(run.ctx, batch).values():
             loss = loss + term
     return loss
 
@@ -189,7 +235,7 @@ def _optimise(run: Run, opt: torch.optim.Optimizer, loss: torch.Tensor, after_ho
     loss.backward()
     opt.step()
     for hook in after_hooks:
-        hook(run)
+        hook(run.ctx)
     return loss.detach()
 
 
@@ -218,44 +264,81 @@ def generate(run: Run, n: int, seed: int) -> torch.Tensor:
     return torch.cat(out)
 
 
-def evaluate(run: Run) -> tuple[ModeStats, torch.Tensor]:
+def evaluate(run: Run, d_loss: float = float("nan"), g_loss: float = float("nan")) -> tuple[dict[str, Any], torch.Tensor]:
+    """One evaluation: every evaluator's keys for the step's record, and the samples they saw.
+
+    Evaluators may raise :class:`StopTraining` / :class:`RollBack`; the record made so far is
+    attached to the signal (``signal.record``) so the loop can still write it.
+    """
     samples = generate(run, run.cfg.eval_samples, seed=run.cfg.seed * 7919 + run.step)
-    return mode_stats(samples=samples, benchmark=run.dataset), samples
+    ctx = EvalContext(step=run.step, total_steps=run.cfg.steps, samples=samples, dataset=run.dataset,
+                      d_loss=d_loss, g_loss=g_loss, G=run.G, D=run.D, seed=run.cfg.seed,
+                      generate=lambda n, seed: generate(run, n, seed))
+    record: dict[str, Any] = {}
+    was_training = run.D.training
+    run.D.eval()
+    try:
+        for ev in run.evaluators:
+            try:
+                record.update(ev.evaluate(ctx))
+            except (StopTraining, RollBack) as sig:
+                sig.record = record
+                raise
+    finally:
+        run.D.train(was_training)
+    return record, samples
 
 
 # -- checkpoints -----------------------------------------------------------------------------
 def checkpoint_state(run: Run) -> dict[str, Any]:
+    """The state shared by every process (call it on the unwrapped modules)."""
     return {
         "step": run.step,
         "G": run.G.state_dict(),
         "D": run.D.state_dict(),
         "opt_g": run.opt_g.state_dict(),
         "opt_d": run.opt_d.state_dict(),
-        "data_gen": run.data_gen.get_state(),
-        "noise_gen": run.noise_gen.get_state(),
         "extra_d": [p.detach().clone() for p in run.extra_d_params],
         "extra_g": [p.detach().clone() for p in run.extra_g_params],
-        "techniques": {t.name: t.state_dict() for t in run.techniques},
         "g_adv_weight": run.g_adv_weight,
+        "lr_scale": run.lr_scale,
+        "evaluators": {e.name: e.state_dict() for e in run.evaluators},
+        **rank_state(run),
     }
 
 
-def load_checkpoint_state(run: Run, state: dict[str, Any]) -> None:
+def rank_state(run: Run) -> dict[str, Any]:
+    """What each process holds on its own: its random streams and its techniques' state."""
+    return {
+        "data_gen": run.data_gen.get_state(),
+        "noise_gen": run.noise_gen.get_state(),
+        "techniques": {t.name: t.state_dict() for t in run.techniques},
+    }
+
+
+def load_checkpoint_state(run: Run, state: dict[str, Any], rank: int = 0, *, evaluators: bool = True) -> None:
+    """Restores ``run`` (unwrapped modules) from ``state``; ``rank`` > 0 takes that process's
+    own streams and technique state from ``state["other_ranks"]``."""
     run.step = int(state["step"])
     run.G.load_state_dict(state["G"])
     run.D.load_state_dict(state["D"])
     run.opt_g.load_state_dict(state["opt_g"])
     run.opt_d.load_state_dict(state["opt_d"])
-    run.data_gen.set_state(state["data_gen"])
-    run.noise_gen.set_state(state["noise_gen"])
     with torch.no_grad():
         for p, v in zip(run.extra_d_params, state["extra_d"]):
             p.copy_(v)
         for p, v in zip(run.extra_g_params, state["extra_g"]):
             p.copy_(v)
-    for t in run.techniques:
-        t.load_state_dict(state["techniques"].get(t.name, {}))
     run.g_adv_weight = float(state["g_adv_weight"])
+    run.lr_scale = float(state.get("lr_scale", 1.0))
+    local = state if rank == 0 else state["other_ranks"][rank - 1]
+    run.data_gen.set_state(local["data_gen"])
+    run.noise_gen.set_state(local["noise_gen"])
+    for t in run.techniques:
+        t.load_state_dict(local["techniques"].get(t.name, {}))
+    if evaluators:
+        for e in run.evaluators:
+            e.load_state_dict(state.get("evaluators", {}).get(e.name, {}))
 
 
 def set_threads(threads: int | str | None, cfg: TrainConfig) -> None:
@@ -265,24 +348,35 @@ def set_threads(threads: int | str | None, cfg: TrainConfig) -> None:
         torch.set_num_threads(int(threads))
 
 
+class StopRequest:
+    """Ctrl-C (and, under torchrun, the SIGTERM/SIGINT its agent forwards) asks the loop to
+    stop at the end of the current step instead of raising mid-step; the loop then saves a
+    checkpoint there, so ``--resume`` continues exactly. On one process a second Ctrl-C
+    raises ``KeyboardInterrupt`` at once (the loop still writes the summary)."""
+
+    def __init__(self, signals: tuple[int, ...], *, repeat_raises: bool) -> None:
+        self.signals, self.repeat_raises = signals, repeat_raises
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested and self.repeat_raises:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.signals:
+                if signal.getsignal(sig) is not signal.SIG_IGN:  # a process told to ignore it keeps ignoring it
+                    self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
 # -- the whole run -------------------------------------------------------------------------------
-@dataclass
-class History:
-    """What the summary needs from the evaluations so far (rebuilt from metrics.jsonl on resume)."""
-
-    records: list[dict] = field(default_factory=list)
-
-    def summary_fields(self) -> dict[str, Any]:
-        captured = [frozenset(i for i, c in enumerate(r["counts"]) if c > 0) for r in self.records]
-        dominant = [max(range(len(r["counts"])), key=r["counts"].__getitem__) if any(r["counts"]) else -1 for r in self.records]
-        return {
-            # modes captured at any evaluation: large while each evaluation holds few = mode hopping
-            "modes_ever": len(frozenset().union(*captured)) if captured else 0,
-            # evaluations at which the most populated mode differs from the previous evaluation's
-            "dominant_mode_changes": sum(a != b for a, b in zip(dominant, dominant[1:])),
-        }
-
-
 def train(
     cfg: TrainConfig,
     out: Path | str,
@@ -292,8 +386,10 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     threads: int | str | None = None,
-) -> dict[str, Any]:
-    """Trains a GAN as ``cfg`` says, writing the run directory ``out``; returns the summary.
+    strategy: SingleProcess | None = None,
+) -> dict[str, Any] | None:
+    """Trains a GAN as ``cfg`` says, writing the run directory ``out``; returns the summary
+    (on the writing process; ``None`` on the others under torchrun).
 
     ``threads``: CPU threads for torch; ``"auto"`` is 1 for the MLP benchmarks (small
     matrices gain nothing from more, and slow down many times over when other jobs share
@@ -302,52 +398,136 @@ def train(
 
     ``resume=True`` continues the run in ``out`` from its checkpoint (``cfg.steps`` may be
     larger than the original to extend it). ``stop_after`` stops after that many steps in
-    total, as an interruption would, leaving a checkpoint to resume from (for tests).
+    total, as Ctrl-C would, leaving a checkpoint at that step to resume from.
+    ``strategy``: how processes share the work (``distributed.DDPStrategy`` under torchrun);
+    one process by default. ``cfg.batch_size`` is the global batch.
     """
     out = Path(out)
-    run = build_run(cfg)
-    cfg = run.cfg
-    set_threads(threads, cfg)
-    history = History()
-    if resume:
-        state = rundir.load_checkpoint(out)
-        load_checkpoint_state(run, state)
-        history.records = rundir.rewind_metrics(out, upto=run.step)
-        if run.step >= cfg.steps:
-            raise ConfigError(f"the run in {out} already has {run.step} steps; pass --steps larger than that to extend it.")
-    else:
-        rundir.prepare(out, overwrite=overwrite)
-    cfg.save(out / "config.json")
+    strategy = strategy or SingleProcess()
+    error = None
+    run = None
+    try:
+        local_batch = strategy.local_batch(cfg.batch_size)
+        run = build_run(dataclasses.replace(cfg, batch_size=local_batch))
+        if strategy.world_size > 1 and (run.extra_d_params or run.extra_g_params):
+            raise ConfigError("a technique here adds parameters outside G and D, which DDP does not average; "
+                              "train it without torchrun.")
+    except ConfigError as err:
+        error = str(err)
+    strategy.agree(error)
+    saved_cfg = dataclasses.replace(run.cfg, batch_size=cfg.batch_size)  # config.json: the global batch
+    set_threads(threads, saved_cfg)
+    strategy.seed_streams(run.data_gen, run.noise_gen, saved_cfg.seed)
+
+    records: list[dict[str, Any]] = []
+    elapsed_before = 0.0
+    error = None
+    try:
+        if resume:
+            state = rundir.load_checkpoint(out)
+            world = int(state.get("world_size", 1))
+            if world != strategy.world_size:
+                raise ConfigError(f"the run in {out} was trained by {world} process(es); resume it with the same "
+                                  f"number (it has {strategy.world_size}).")
+            load_checkpoint_state(run, state, strategy.rank)
+            elapsed_before = float(state.get("wall_seconds", 0.0))
+            if run.step >= saved_cfg.steps:
+                raise ConfigError(f"the run in {out} already has {run.step} steps; pass --steps larger than that to extend it.")
+            if strategy.is_writer:
+                records = rundir.rewind_metrics(out, upto=run.step)
+        elif strategy.is_writer:
+            rundir.prepare(out, overwrite=overwrite)
+        if strategy.is_writer:
+            saved_cfg.save(out / "config.json")
+    except ConfigError as err:
+        error = str(err)
+    strategy.agree(error)
+    run.G, run.D = strategy.wrap(run.G, run.device), strategy.wrap(run.D, run.device)
 
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
-    elapsed_before = float(state.get("wall_seconds", 0.0)) if resume else 0.0
-    status = "ok"
-    message = ""
-    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
-    bar = tqdm(total=cfg.steps, initial=run.step, disable=not progress, desc=f"{cfg.data}/{cfg.loss}", unit="step", dynamic_ncols=True, leave=False)
-    last_stats: ModeStats | None = None
-    samples = None
+
+    def wall() -> float:
+        return elapsed_before + time.perf_counter() - started
+
+    def save_checkpoint() -> None:
+        ranks = strategy.gather(rank_state(run))
+        if strategy.is_writer:
+            with strategy.unwrapped(run):
+                state = {**checkpoint_state(run), "other_ranks": ranks[1:], "world_size": strategy.world_size,
+                         "wall_seconds": wall()}
+            rundir.save_checkpoint(out, state)
+
+    status, message = "ok", ""
+    rollbacks: list[dict[str, Any]] = []
+    end = saved_cfg.steps if stop_after is None else min(saved_cfg.steps, stop_after)
+    suffix = f" x{strategy.world_size}" if strategy.world_size > 1 else ""
+    bar = tqdm(total=saved_cfg.steps, initial=run.step, disable=not (progress and strategy.is_writer),
+               desc=f"{saved_cfg.data}/{saved_cfg.loss}{suffix}", unit="step", dynamic_ncols=True, leave=False)
+    last: tuple[dict[str, Any], torch.Tensor] | None = None
+    if not resume:
+        save_checkpoint()  # step 0: a resume or a rollback before the first periodic checkpoint starts here
+    stop = StopRequest(strategy.signals(), repeat_raises=strategy.world_size == 1)
     try:
-        while run.step < end:
-            d_loss, g_loss = train_step(run)
-            bar.update(1)
-            d_val, g_val = float(d_loss), float(g_loss)
-            if not (math.isfinite(d_val) and math.isfinite(g_val)):
-                raise TrainingDiverged(f"loss became non-finite at step {run.step} (d_loss={d_val}, g_loss={g_val})")
-            at_end = run.step == cfg.steps
-            if run.step % cfg.eval_every == 0 or at_end:
-                last_stats, samples = evaluate(run)
-                record = {"step": run.step, **last_stats.as_dict(), "d_loss": d_val, "g_loss": g_val,
-                          "wall_seconds": elapsed_before + time.perf_counter() - started}
-                history.records.append(record)
-                rundir.append_metrics(out, record)
-                rundir.save_eval_samples(out, run.step, samples, run.dataset)
-                bar.set_postfix_str(f"modes {last_stats.modes}/{last_stats.num_modes}, hq {last_stats.hq_fraction:.2f}, "
-                                    f"rKL {last_stats.reverse_kl:.3f}")
-            if run.step % cfg.checkpoint_every == 0 or at_end:
-                rundir.save_checkpoint(out, {**checkpoint_state(run), "wall_seconds": elapsed_before + time.perf_counter() - started})
+        with stop:
+            while run.step < end:
+                d_loss, g_loss = train_step(run)
+                bar.update(1)
+                reduced = strategy.reduce(torch.stack([d_loss.float().cpu(), g_loss.float().cpu(),
+                                                       torch.tensor(float(stop.requested))]))
+                d_val, g_val, stop_now = (float(v) for v in reduced)
+                if not (math.isfinite(d_val) and math.isfinite(g_val)):
+                    raise TrainingDiverged(f"loss became non-finite at step {run.step} (d_loss={d_val}, g_loss={g_val})")
+                at_end = run.step == saved_cfg.steps
+                signal_: StopTraining | RollBack | None = None
+                if run.step % saved_cfg.eval_every == 0 or at_end:
+                    if strategy.is_writer:
+                        with strategy.unwrapped(run):
+                            try:
+                                record, samples = evaluate(run, d_val, g_val)
+                            except (StopTraining, RollBack) as sig:
+                                record, samples, signal_ = sig.record, None, sig
+                        record = {"step": run.step, **record, "d_loss": d_val, "g_loss": g_val, "wall_seconds": wall()}
+                        records.append(record)
+                        rundir.append_metrics(out, record)
+                        if samples is not None:
+                            last = (record, samples)
+                            rundir.save_eval_samples(out, run.step, samples, run.dataset)
+                        bar.set_postfix_str(", ".join(filter(None, (e.progress(record) for e in run.evaluators))))
+                    signal_ = strategy.broadcast(signal_)
+                if isinstance(signal_, RollBack):
+                    if len(rollbacks) >= RollBack.max_rollbacks:
+                        status, message = "rolled-back", (f"stopped at step {run.step}: {signal_.reason} "
+                                                          f"(after {len(rollbacks)} rollbacks)")
+                        save_checkpoint()
+                        break
+                    at = run.step
+                    with strategy.unwrapped(run):
+                        load_checkpoint_state(run, rundir.load_checkpoint(out), strategy.rank, evaluators=False)
+                        run.lr_scale *= signal_.lr_scale  # the base a schedule (lr-decay) scales from
+                        for opt in (run.opt_g, run.opt_d):  # the restored rates, schedule included
+                            for group in opt.param_groups:
+                                group["lr"] *= signal_.lr_scale
+                    rollbacks.append({"at_step": at, "to_step": run.step, "reason": signal_.reason,
+                                      "lr_scale": run.lr_scale})
+                    if strategy.is_writer:
+                        records[:] = rundir.rewind_metrics(out, upto=run.step)
+                    for e in run.evaluators:
+                        e.on_rollback(run.step)
+                    bar.reset(total=saved_cfg.steps)
+                    bar.update(run.step)
+                    continue
+                if isinstance(signal_, StopTraining):
+                    status, message = signal_.status, signal_.reason
+                    save_checkpoint()
+                    break
+                if run.step % saved_cfg.checkpoint_every == 0 or at_end:
+                    save_checkpoint()
+                elif stop_now or run.step == end:
+                    save_checkpoint()  # stopping here: the resume continues from this very step
+                if stop_now:
+                    break
     except TrainingDiverged as err:
         status, message = "diverged", str(err)
     except KeyboardInterrupt:
@@ -355,35 +535,42 @@ def train(
     finally:
         bar.close()
 
-    if status == "ok" and run.step < cfg.steps:
-        status, message = "interrupted", f"stopped at step {run.step} of {cfg.steps}; continue with --resume {out}"
-    if last_stats is None or (history.records and history.records[-1]["step"] != run.step):
-        last_stats, samples = evaluate(run)
-    wall = elapsed_before + time.perf_counter() - started
-    summary = make_summary(cfg, run.step, last_stats, history, status=status, message=message, wall=wall)
-    rundir.finish(out, summary, samples, run.dataset, history.records)
+    if status == "ok" and run.step < saved_cfg.steps:
+        status, message = "interrupted", f"stopped at step {run.step} of {saved_cfg.steps}; continue with --resume {out}"
+    extra = strategy.describe(run)
+    if not strategy.is_writer:
+        return None
+    with strategy.unwrapped(run):
+        if last is None or last[0]["step"] != run.step:
+            try:
+                final, samples = evaluate(run)
+            except (StopTraining, RollBack) as sig:  # the run is over: nothing left to steer
+                final, samples = sig.record, generate(run, run.cfg.eval_samples, seed=run.cfg.seed * 7919 + run.step)
+        else:
+            final, samples = last
+    summary = make_summary(saved_cfg, run, records, final, status=status, message=message, wall=wall())
+    if rollbacks:
+        summary["rollbacks"] = rollbacks
+    summary.update(extra)
+    rundir.finish(out, summary, samples, run.dataset, records)
     return summary
 
 
-def make_summary(cfg: TrainConfig, step: int, stats: ModeStats, history: History, *, status: str, message: str,
-                 wall: float) -> dict[str, Any]:
-    """The run summary (``summary.json``, ``--json``) from the final evaluation."""
-    summary = {
-        "status": status,
-        "modes": stats.modes,
-        "num_modes": stats.num_modes,
-        "hq_fraction": stats.hq_fraction,
-        "reverse_kl": stats.reverse_kl,
-        "collapsed": stats.modes <= stats.num_modes // 2,
-        **history.summary_fields(),
-        "counts": list(stats.counts),
-        "steps": step,
+def make_summary(cfg: TrainConfig, run: Run, records: list[dict[str, Any]], final: dict[str, Any], *, status: str,
+                 message: str, wall: float) -> dict[str, Any]:
+    """The run summary (``summary.json``, ``--json``): each evaluator's keys from the final
+    evaluation and the records, then the run's own."""
+    summary: dict[str, Any] = {"status": status}
+    for ev in run.evaluators:
+        summary.update(ev.summarize(records, final))
+    summary.update({
+        "steps": run.step,
         "wall_seconds": wall,
         "data": cfg.data,
         "loss": cfg.loss,
         "techniques": [t.name for t in cfg.techniques],
         "seed": cfg.seed,
-    }
+    })
     if message:
         summary["message"] = message
     return summary

@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import params_from_dict
-from .base import Assignment, Benchmark, GaussianMixture, hq_radius
-from .synthetic import DATASETS
-from . import image_folder, mnist  # noqa: F401,E402  (registration)
+# registration, in the order --help lists the benchmarks: the mixtures first, images last
+from . import synthetic  # noqa: F401,I001
+from . import image_folder, mnist  # noqa: F401,E402
+from .base import DATASETS, Assignment, Benchmark, GaussianMixture, hq_radius
 
 
 def dataset_params(name: str, values: dict[str, Any] | None = None) -> Any:

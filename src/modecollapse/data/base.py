@@ -14,6 +14,12 @@ from typing import ClassVar
 import torch
 from scipy.stats import chi2
 
+from ..registry import Registry
+
+#: name -> parameter dataclass with a ``build()`` method returning a :class:`Benchmark`; the
+#: registry of every benchmark, beside the interface they implement.
+DATASETS: Registry[type] = Registry("dataset")
+
 # Probability mass of a 2D isotropic Gaussian within 3 std of its centre: 1 - exp(-9/2).
 _MASS_WITHIN_3_STD_2D = 1.0 - math.exp(-4.5)
 

@@ -9,38 +9,33 @@ pixels, divided by sqrt(C * H * W)). There is no agreed quality radius for natur
 so every sample counts as high quality: judge quality with ``modecollapse measure``
 (precision, density) on the samples instead.
 
-Images are resized to ``size`` x ``size`` (square; DCGAN models need a side of 8 or more
+Images are resized to ``side`` x ``side`` pixels (square; DCGAN models need a side of 8 or more
 that halves down to 4..7, e.g. 28, 32, 64) and kept as uint8 in memory.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .base import Assignment, Benchmark
-from .synthetic import DATASETS
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+from ..fileio import IMAGE_SUFFIXES, image_files, read_image
+from .base import DATASETS, Assignment, Benchmark
 
 
 def scan(folder: Path) -> tuple[list[Path], list[int], list[str]]:
     """Image files under ``folder`` (sorted), their mode index and the mode names."""
-    def images_in(d: Path, recursive: bool) -> list[Path]:
-        pattern = d.rglob("*") if recursive else d.glob("*")
-        return sorted(p for p in pattern if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
     files, modes, names = [], [], []
-    top = images_in(folder, recursive=False)
+    top = image_files(folder, recursive=False)
     if top:
         names.append(".")
         files += top
         modes += [0] * len(top)
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        found = images_in(sub, recursive=True)
+        found = image_files(sub, recursive=True)
         if found:
             modes += [len(names)] * len(found)
             names.append(sub.name)
@@ -50,8 +45,6 @@ def scan(folder: Path) -> tuple[list[Path], list[int], list[str]]:
 
 def load_folder(folder: Path, size: int, channels: int, limit: int = 0) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """-> images (n, C, size, size) uint8, modes (n,) long, mode names."""
-    from PIL import Image, UnidentifiedImageError
-
     if not folder.is_dir():
         raise ConfigError(f"image folder {folder} does not exist; pass --data-arg path=DIR with your images.")
     files, modes, names = scan(folder)
@@ -61,12 +54,7 @@ def load_folder(folder: Path, size: int, channels: int, limit: int = 0) -> tuple
         files, modes = files[:limit], modes[:limit]
     arrays = []
     for f in files:
-        try:
-            with Image.open(f) as im:
-                im = im.convert("RGB" if channels == 3 else "L").resize((size, size), Image.BILINEAR)
-                a = np.asarray(im, dtype=np.uint8)
-        except (OSError, UnidentifiedImageError, ValueError) as err:
-            raise ConfigError(f"cannot read image {f} ({type(err).__name__}); remove it or replace it.") from None
+        a = read_image(f, mode="RGB" if channels == 3 else "L", side=size)
         arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
     return torch.from_numpy(np.stack(arrays)), torch.tensor(modes), names
 
@@ -124,11 +112,14 @@ class ImageFolder(Benchmark):
 @DATASETS.register("image-folder")
 @dataclass
 class ImageFolderParams:
-    """The user's images in ``path`` (subfolders = modes), resized to ``size`` x ``size``,
-    ``channels`` 3 (RGB) or 1 (greyscale); ``limit`` > 0 keeps the first ``limit`` images."""
+    """The user's images in ``path`` (subfolders = modes), resized to ``side`` x ``side``
+    pixels, ``channels`` 3 (RGB) or 1 (greyscale); ``limit`` > 0 keeps the first ``limit`` images."""
+
+    #: old parameter names still read (with a one-line notice) for a release
+    RENAMED: ClassVar[dict[str, str]] = {"size": "side"}
 
     path: str = ""
-    size: int = 32
+    side: int = 32
     channels: int = 3
     limit: int = 0
 
@@ -137,10 +128,10 @@ class ImageFolderParams:
             raise ConfigError("image-folder needs --data-arg path=DIR, a folder of images (subfolders are modes).")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}.")
-        if self.size < 1 or self.limit < 0:
-            raise ConfigError(f"size must be positive and limit >= 0, got size={self.size}, limit={self.limit}.")
+        if self.side < 1 or self.limit < 0:
+            raise ConfigError(f"side must be positive and limit >= 0, got side={self.side}, limit={self.limit}.")
         self.path = str(Path(self.path).expanduser().resolve())
 
     def build(self) -> ImageFolder:
-        images, modes, names = load_folder(Path(self.path), self.size, self.channels, self.limit)
+        images, modes, names = load_folder(Path(self.path), self.side, self.channels, self.limit)
         return ImageFolder(images, modes, names)

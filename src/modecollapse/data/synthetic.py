@@ -19,11 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
-from ..registry import Registry
-from .base import Assignment, Benchmark, GaussianMixture, hq_radius
-
-#: name -> parameter dataclass with a ``build()`` method returning a :class:`Benchmark`.
-DATASETS: Registry[type] = Registry("dataset")
+from .base import DATASETS, Assignment, Benchmark, GaussianMixture, hq_radius  # noqa: F401  (DATASETS: older imports)
 
 
 def _positive(**values: float) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ConfigError
-from . import EXTRACTORS, Extractor
+from .base import EXTRACTORS, Extractor
 
 
 @torch.no_grad()

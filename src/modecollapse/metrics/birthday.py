@@ -24,7 +24,7 @@ from typing import ClassVar
 import torch
 
 from ..errors import ConfigError
-from ._checks import check_features, check_pair, check_positive_int
+from ._checks import as_generator, check_features, check_pair, check_positive_int
 from .knn import prepare, sqdist
 
 
@@ -72,7 +72,7 @@ def support_estimate(
     """Birthday-paradox support size of ``samples`` (n >= 2, d) at duplicate distance ``threshold``."""
     check_features(samples, "samples", min_samples=2, why="a duplicate needs a pair")
     check_positive_int(batch_size, "batch_size", minimum=2)
-    gen = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
+    gen = as_generator(seed)
     per_batch = [(d2 <= threshold**2) for d2 in _batch_pair_sqdists(samples, batch_size, gen)]
     dup = sum(int(b.sum()) for b in per_batch)
     pairs = sum(len(b) for b in per_batch)

@@ -16,7 +16,7 @@ from typing import ClassVar
 import torch
 
 from ..errors import ConfigError
-from ._checks import check_pair, check_positive_int, compute_dtype, resolve_device
+from ._checks import as_generator, check_pair, check_positive_int, compute_dtype, resolve_device
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def kid(
             f"KID subset size {subset_size} exceeds the smaller set ({n_max} samples); choose a subset size <= {n_max}."
         )
     g = gamma if gamma is not None else 1.0 / real.shape[1]
-    gen = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
+    gen = as_generator(seed)
     dev = resolve_device(device, real)
     dtype = compute_dtype(real, fake)
     values = []

@@ -17,7 +17,7 @@ from typing import ClassVar
 import torch
 
 from ..errors import ConfigError
-from ._checks import check_pair, check_positive_int
+from ._checks import as_generator, check_pair, check_positive_int
 from .kmeans import kmeans, nearest_centre
 from .knn import DEFAULT_CHUNK
 
@@ -74,7 +74,7 @@ def ndb(
     check_pair(real, fake, min_real=bins, why=f"k-means needs at least one real sample per bin ({bins} bins)")
     if not 0 < alpha < 1:
         raise ConfigError(f"the NDB significance level alpha must lie strictly between 0 and 1, got {alpha}.")
-    gen = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
+    gen = as_generator(seed)
     centres = kmeans(real, k=bins, generator=gen, max_iter=max_iter, chunk_size=chunk_size)
     rc = torch.bincount(nearest_centre(real, centres, chunk_size=chunk_size)[0], minlength=bins)
     fc = torch.bincount(nearest_centre(fake, centres, chunk_size=chunk_size)[0], minlength=bins)

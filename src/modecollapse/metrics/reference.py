@@ -58,7 +58,7 @@ class ReferenceStats:
 
     def save(self, path: Path) -> None:
         """Writes atomically: an interrupted save leaves the previous file (or none)."""
-        from ..rundir import atomic_write
+        from ..fileio import atomic_write
 
         atomic_write(Path(path), lambda tmp: torch.save(self.to_state(), tmp))
 

@@ -28,7 +28,7 @@ from typing import ClassVar, Literal
 import torch
 
 from ..errors import ConfigError
-from ._checks import check_features, compute_dtype, resolve_device
+from ._checks import as_generator, check_features, compute_dtype, resolve_device
 from .knn import DEFAULT_CHUNK, blocks, prepare, sqdist
 
 Kernel = Literal["cosine", "linear", "rbf"]
@@ -164,7 +164,7 @@ def vendi(
         )
     method, x = "primal", samples
     if n > max_exact:
-        gen = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
+        gen = as_generator(seed)
         x = samples[torch.randperm(n, generator=gen)[:max_exact]]
         method = "subset"
     dev = resolve_device(device, x)

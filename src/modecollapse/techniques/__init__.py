@@ -1,6 +1,7 @@
 """Anti-collapse techniques, each registered under a short name in :data:`TECHNIQUES`.
 
-Importing this package registers every built-in technique.
+Importing this package registers every built-in technique. ``base.py`` documents the
+interface (:class:`TechniqueContext`) and the order they run in (:func:`library_order`).
 """
 from . import (  # noqa: F401  (registration)
     batch_aware,
@@ -13,6 +14,6 @@ from . import (  # noqa: F401  (registration)
     spectral_norm,
     weight_clip,
 )
-from .base import DBatch, GBatch, HookTable, Technique, TECHNIQUES, register
+from .base import DBatch, GBatch, HookTable, Technique, TechniqueContext, TECHNIQUES, library_order, register
 
-__all__ = ["DBatch", "GBatch", "HookTable", "TECHNIQUES", "Technique", "register"]
+__all__ = ["DBatch", "GBatch", "HookTable", "TECHNIQUES", "Technique", "TechniqueContext", "library_order", "register"]

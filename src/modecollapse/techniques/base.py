@@ -20,6 +20,25 @@ hook                 called                                                     
 ``after_g_step``     after each G optimiser step                                   averaging, schedules
 ``state_dict``       checkpointing (tensors, numbers, strings only)              replay buffers
 ===================  ===========================================================  =================================
+
+Every hook receives a :class:`TechniqueContext`, not the trainer's ``Run``. It is the whole of
+what a technique may touch:
+
+- read: ``cfg``, ``dataset``, ``loss``, ``device``, ``step``, ``progress``, ``G``, ``D``,
+  ``opt_g`` / ``opt_d`` (their state, e.g. Adam's moments), ``noise_gen`` / ``data_gen``
+  (draw from them, in a fixed order), ``needs_double_backward``, ``base_learning_rates``;
+- call: ``sample_z(n)``, ``sample_real(n)``, ``new_generator()``, ``new_discriminator(in_dim)``;
+- replace, in ``setup`` only: ``replace_generator(module)``, ``replace_discriminator(module)``,
+  ``add_parameters(player, params)`` (modules trained with D or G outside them),
+  ``set_adversarial_weight(w)`` (the weight of G's adversarial loss);
+- each step: ``set_learning_rates(lr_g, lr_d)`` (schedules).
+
+Order is the library's, never the user's list: techniques are sorted by ``(order, name)``
+and both their ``setup`` and every hook run in that order. ``setup`` orders: heads of D (30)
+< replacements of G (40) < wrappers of the whole D such as packing (50, the default) <
+reparametrisations of layers (70) < wrappers of the finished G (90). A hook that needs the
+modules reads ``ctx.G`` / ``ctx.D`` when it runs, never a copy taken in ``setup``, so it sees
+the final modules whatever came later (weight clipping after packing).
 """
 from __future__ import annotations
 
@@ -34,7 +53,6 @@ from ..registry import Registry
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import TrainConfig
     from ..losses import AdversarialLoss
-    from ..train import Run
 
 Critic = Callable[[torch.Tensor], torch.Tensor]
 
@@ -82,8 +100,7 @@ class Technique:
 
     name: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
-    #: setup order: smaller first. Head changes (30) come before wrappers of the whole
-    #: discriminator (50, packing), which come before reparametrisations of its layers (70).
+    #: setup and hook order, smaller first, ties by name (see the module docstring).
     order: ClassVar[int] = 50
     #: one line for --help and the README table
     summary: ClassVar[str] = ""
@@ -99,36 +116,37 @@ class Technique:
     def check(self, cfg: "TrainConfig", loss: "AdversarialLoss") -> None:
         """Raise :class:`ConfigError` when this technique cannot work with ``cfg``."""
 
-    def setup(self, run: "Run") -> None:
-        """Modify ``run.G`` / ``run.D`` or add modules (``run.extra_d_params``) before optimisers exist."""
+    def setup(self, run: "TechniqueContext") -> None:
+        """Replace G or D (``run.replace_discriminator``) or add modules (``run.add_parameters``)
+        before the optimisers exist."""
 
     # -- hooks (override only what is needed) ---------------------------------------------
-    def sample_real(self, run: "Run", n: int) -> torch.Tensor | None:
+    def sample_real(self, run: "TechniqueContext", n: int) -> torch.Tensor | None:
         return None
 
-    def d_inputs(self, run: "Run", real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def d_inputs(self, run: "TechniqueContext", real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return real, fake
 
-    def g_input(self, run: "Run", fake: torch.Tensor) -> torch.Tensor:
+    def g_input(self, run: "TechniqueContext", fake: torch.Tensor) -> torch.Tensor:
         return fake
 
-    def d_targets(self, run: "Run", real_target: Any, fake_target: Any, batch: int) -> tuple[Any, Any]:
+    def d_targets(self, run: "TechniqueContext", real_target: Any, fake_target: Any, batch: int) -> tuple[Any, Any]:
         """``batch`` is the number of D's verdicts (n, or n / m when D judges packs of m)."""
         return real_target, fake_target
 
-    def d_terms(self, run: "Run", batch: DBatch) -> dict[str, torch.Tensor]:
+    def d_terms(self, run: "TechniqueContext", batch: DBatch) -> dict[str, torch.Tensor]:
         return {}
 
-    def g_critic(self, run: "Run", critic: Critic, judged: torch.Tensor) -> Critic:
+    def g_critic(self, run: "TechniqueContext", critic: Critic, judged: torch.Tensor) -> Critic:
         return critic
 
-    def g_terms(self, run: "Run", batch: GBatch) -> dict[str, torch.Tensor]:
+    def g_terms(self, run: "TechniqueContext", batch: GBatch) -> dict[str, torch.Tensor]:
         return {}
 
-    def after_d_step(self, run: "Run") -> None:
+    def after_d_step(self, run: "TechniqueContext") -> None:
         pass
 
-    def after_g_step(self, run: "Run") -> None:
+    def after_g_step(self, run: "TechniqueContext") -> None:
         pass
 
     # -- checkpointing ----------------------------------------------------------------------
@@ -166,3 +184,94 @@ class HookTable:
 
     def __getitem__(self, hook: str) -> list[Callable[..., Any]]:
         return self.table[hook]
+
+
+def library_order(techniques: list[Technique]) -> list[Technique]:
+    """The order every technique's setup and hooks run in: by ``(order, name)``, whatever the
+    order the user listed them in."""
+    return sorted(techniques, key=lambda t: (t.order, t.name))
+
+
+class TechniqueContext:
+    """The narrow view of a training run that techniques receive (see the module docstring).
+
+    ``run`` is the trainer's ``Run``; only the members below are reachable through the view.
+    Replacing modules is allowed during set-up only: afterwards the optimisers hold the
+    parameters, and a module swapped then would silently stop training.
+    """
+
+    __slots__ = ("_run", "_in_setup")
+
+    def __init__(self, run: Any) -> None:
+        self._run = run
+        self._in_setup = True
+
+    # -- read --------------------------------------------------------------------------------
+    cfg = property(lambda self: self._run.cfg)
+    dataset = property(lambda self: self._run.dataset)
+    loss = property(lambda self: self._run.loss)
+    device = property(lambda self: self._run.device)
+    step = property(lambda self: self._run.step)
+    progress = property(lambda self: self._run.progress)
+    G = property(lambda self: self._run.G)
+    D = property(lambda self: self._run.D)
+    opt_g = property(lambda self: self._run.opt_g)
+    opt_d = property(lambda self: self._run.opt_d)
+    noise_gen = property(lambda self: self._run.noise_gen)
+    data_gen = property(lambda self: self._run.data_gen)
+
+    @property
+    def needs_double_backward(self) -> bool:
+        """True when some active technique differentiates through D's gradients."""
+        return any(t.needs_double_backward for t in self._run.techniques)
+
+    @property
+    def base_learning_rates(self) -> tuple[float, float]:
+        """(lr_g, lr_d) a schedule starts from: the configured rates (times any rollback scale)."""
+        return self._run.base_learning_rates
+
+    # -- call --------------------------------------------------------------------------------
+    def sample_z(self, n: int) -> torch.Tensor:
+        return self._run.sample_z(n)
+
+    def sample_real(self, n: int) -> torch.Tensor:
+        return self._run.sample_real(n)
+
+    def new_generator(self) -> torch.nn.Module:
+        return self._run.new_generator()
+
+    def new_discriminator(self, in_dim: int | None = None) -> torch.nn.Module:
+        return self._run.new_discriminator(in_dim)
+
+    # -- replace (set-up only) ------------------------------------------------------------------
+    def _setup_only(self, what: str) -> None:
+        if not self._in_setup:
+            raise RuntimeError(f"{what} is allowed in a technique's setup only: the optimisers already hold the parameters")
+
+    def replace_generator(self, module: torch.nn.Module) -> None:
+        self._setup_only("replace_generator")
+        self._run.G = module.to(self._run.device)
+
+    def replace_discriminator(self, module: torch.nn.Module) -> None:
+        self._setup_only("replace_discriminator")
+        self._run.D = module.to(self._run.device)
+
+    def add_parameters(self, player: str, params: Any) -> None:
+        """Parameters outside G and D trained with ``player`` ("d" or "g")."""
+        self._setup_only("add_parameters")
+        if player not in ("d", "g"):
+            raise ValueError(f"player must be 'd' or 'g', got {player!r}")
+        (self._run.extra_d_params if player == "d" else self._run.extra_g_params).extend(params)
+
+    def set_adversarial_weight(self, weight: float) -> None:
+        self._setup_only("set_adversarial_weight")
+        self._run.g_adv_weight = float(weight)
+
+    def end_setup(self) -> None:
+        self._in_setup = False
+
+    # -- each step -----------------------------------------------------------------------------
+    def set_learning_rates(self, lr_g: float, lr_d: float) -> None:
+        for opt, lr in ((self._run.opt_g, lr_g), (self._run.opt_d, lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr

@@ -119,7 +119,7 @@ class MinibatchDisc(Technique):
     summary = "minibatch discrimination: D sees how close each sample lies to the rest of its batch (Salimans 2016)"
 
     def setup(self, run) -> None:
-        double = any(t.needs_double_backward for t in run.techniques)
+        double = run.needs_double_backward
         stat = MinibatchDiscrimination(run.D.feature_dim, self.p.kernels, self.p.kernel_dim, double_backward=double)
         add_batch_stat(run, stat)
 
@@ -206,4 +206,4 @@ class Pack(Technique):
             if inner.feature_dim != old.feature_dim:
                 raise ConfigError("pack cannot keep a changed discriminator head when --d-depth is 0; use --d-depth >= 1.")
             inner.head = old.head
-        run.D = Packed(inner, self.p.m).to(run.device)
+        run.replace_discriminator(Packed(inner, self.p.m))

@@ -7,8 +7,10 @@
   its gradient stays informative; sigma is annealed linearly to 0 at ``until`` (fraction of
   training) so the final samples are judged sharp. ``schedule=constant`` keeps it.
 - ``label-smoothing`` (Salimans et al. 2016, "Improved Techniques for Training GANs", §3.4):
-  one-sided, real targets 1 -> 1 - ``smoothing``; fake targets stay 0 (smoothing them would
-  reward D for letting fakes in where the data has no mass). Limits D's over-confidence.
+  one-sided, targets 1 -> 1 - ``smoothing``; targets 0 stay 0 (smoothing them would reward
+  D for letting fakes in where the data has no mass). Limits D's over-confidence. Every
+  target is scaled, real and fake, so a target that label flipping turned into 1 is smoothed
+  too and the two techniques give the same targets in either order.
 - ``label-flip``: label noise, each sample's target swapped with probability p (Salimans et
   al. 2016 and the "GAN hacks" of Chintala et al. 2016): D is kept from becoming certain.
 - ``curriculum`` (Bengio et al. 2009, "Curriculum Learning"): the real data start as the
@@ -93,8 +95,10 @@ class LabelSmoothing(Technique):
         _check_targets(self.name, loss)
 
     def d_targets(self, run, real_target: Any, fake_target: Any, batch: int) -> tuple[Any, Any]:
-        # Scales, rather than overwrites, so flipped (0) real targets stay 0.
-        return real_target * (1 - self.p.smoothing), fake_target
+        # Scales both, rather than overwriting the real ones: a 0 stays 0 and a 1 becomes
+        # 1 - smoothing wherever flipping put it, so flip-then-smooth = smooth-then-flip.
+        keep = 1 - self.p.smoothing
+        return real_target * keep, fake_target * keep
 
 
 @dataclass

@@ -54,7 +54,7 @@ class FeatureMatching(Technique):
 
     def setup(self, run) -> None:
         _needs_features(run, "feature-matching")
-        run.g_adv_weight = self.p.adversarial
+        run.set_adversarial_weight(self.p.adversarial)
 
     def g_terms(self, run, batch: GBatch) -> dict[str, torch.Tensor]:
         real = run.sample_real(batch.fake.shape[0])

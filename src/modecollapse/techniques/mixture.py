@@ -87,12 +87,12 @@ class Mixture(Technique):
             raise ConfigError("mixture's classifier needs one verdict per sample and cannot be combined with pack; set classifier=0.")
 
     def setup(self, run) -> None:
-        run.G = MixtureGenerator([run.new_generator() for _ in range(self.p.k)]).to(run.device)
+        run.replace_generator(MixtureGenerator([run.new_generator() for _ in range(self.p.k)]))
         if self.p.classifier > 0:
             if not hasattr(run.D, "features"):
                 raise ConfigError("mixture's classifier needs a discriminator with a .features(x) method.")
             self.classifier = nn.Linear(run.D.feature_dim, self.p.k).to(run.device)
-            run.extra_d_params.extend(self.classifier.parameters())
+            run.add_parameters("d", self.classifier.parameters())
 
     def _classifier_loss(self, run, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(self.classifier(run.D.features(x)), run.G.assign(z))

@@ -9,6 +9,11 @@
   (0.5 * std(x) * U[0,1] per coordinate), penalising sharp gradients around real modes,
   the local equilibria the authors tie to mode collapse.
 
+With packing (PacGAN) D judges packs of m consecutive samples as one input of m * dim
+coordinates, so the penalties act on packs: the gradient norm is taken per pack (over all
+its m * dim coordinates), wgan-gp interpolates whole packs (one alpha per pack) and R1 / R2 /
+DRAGAN average over packs. Without packing a pack is one sample.
+
 ``interval`` > 1 applies the penalty lazily (Karras et al. 2020, StyleGAN2): only every
 ``interval``-th D step, scaled by ``interval`` so the average strength is unchanged.
 """
@@ -23,12 +28,16 @@ from ..errors import ConfigError
 from .base import DBatch, Technique, register
 
 
-def _grad_norm(run, x: torch.Tensor) -> torch.Tensor:
-    """||grad_x D(x)|| per sample, (batch,), with a graph so the penalty can be trained."""
+def _grad_norm(run, x: torch.Tensor, group: int = 1) -> torch.Tensor:
+    """||grad D(x)|| per verdict, (batch / group,), with a graph so the penalty can be trained.
+
+    ``group`` consecutive samples form one input of D (a pack): the norm runs over all their
+    coordinates, the gradient of D's verdict on that pack with respect to the pack.
+    """
     x = x.detach().requires_grad_(True)
     out = run.D(x)
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-    return grad.flatten(1).norm(dim=1)
+    return grad.reshape(x.shape[0] // group, -1).norm(dim=1)
 
 
 @dataclass
@@ -44,21 +53,25 @@ class PenaltyParams:
             raise ConfigError(f"interval must be >= 1, got {self.interval}.")
 
 
-def penalty(run, kind: str, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """The unweighted penalty ``kind`` for one batch (a scalar)."""
+def penalty(run, kind: str, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator,
+            group: int = 1) -> torch.Tensor:
+    """The unweighted penalty ``kind`` for one batch (a scalar); ``group``: samples per
+    verdict of D (the pack size m with packing, else 1)."""
     if kind == "wgan-gp":
-        n = min(len(real), len(fake))
-        alpha = torch.rand(n, *([1] * (real.ndim - 1)), generator=generator).to(real.device)
+        n = min(len(real), len(fake)) // group * group
+        # one alpha per pack: the interpolate lies between a real pack and a fake pack
+        alpha = torch.rand(n // group, *([1] * (real.ndim - 1)), generator=generator).repeat_interleave(group, dim=0)
+        alpha = alpha.to(real.device)
         x_hat = alpha * real[:n] + (1 - alpha) * fake[:n]
-        return (_grad_norm(run, x_hat) - 1).pow(2).mean()
+        return (_grad_norm(run, x_hat, group) - 1).pow(2).mean()
     if kind == "r1":
-        return 0.5 * _grad_norm(run, real).pow(2).mean()
+        return 0.5 * _grad_norm(run, real, group).pow(2).mean()
     if kind == "r2":
-        return 0.5 * _grad_norm(run, fake).pow(2).mean()
+        return 0.5 * _grad_norm(run, fake, group).pow(2).mean()
     if kind == "dragan":
         scale = 0.5 * real.std(dim=0, keepdim=True)
         delta = torch.rand(real.shape, generator=generator).to(real.device) * scale
-        return (_grad_norm(run, real + delta) - 1).pow(2).mean()
+        return (_grad_norm(run, real + delta, group) - 1).pow(2).mean()
     raise ValueError(kind)
 
 
@@ -77,7 +90,9 @@ class GradientPenalty(Technique):
         self._calls += 1
         if (self._calls - 1) % self.p.interval:
             return {}
-        value = penalty(run, self.p.kind, batch.real, batch.fake, run.noise_gen)
+        # D's verdicts per sample: fewer verdicts than samples means D judges packs
+        group = max(1, batch.real.shape[0] // max(1, batch.d_real.shape[0]))
+        value = penalty(run, self.p.kind, batch.real, batch.fake, run.noise_gen, group)
         return {f"gp_{self.p.kind}": self.p.weight * self.p.interval * value}
 
     def state_dict(self) -> dict:

@@ -82,7 +82,7 @@ class EMA(Technique):
     summary = "evaluate an exponential moving average of G's weights (Yazıcı et al. 2019)"
 
     def setup(self, run) -> None:
-        run.G = EMAGenerator(run.G).to(run.device)
+        run.replace_generator(EMAGenerator(run.G))
 
     def after_g_step(self, run) -> None:
         t = run.step  # the step just taken is counted once the hook returns
@@ -117,6 +117,5 @@ class LRDecay(Technique):
     def after_g_step(self, run) -> None:
         # The rates for the next step; the optimisers' state dicts carry them through a resume.
         f = self.factor((run.step + 1) / max(run.cfg.steps, 1))
-        for opt, base in ((run.opt_g, run.cfg.lr_g), (run.opt_d, run.cfg.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = base * f
+        lr_g, lr_d = run.base_learning_rates
+        run.set_learning_rates(lr_g * f, lr_d * f)

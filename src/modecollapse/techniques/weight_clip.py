@@ -29,10 +29,9 @@ class WeightClip(Technique):
     Params = WeightClipParams
     summary = "clamp critic weights to [-clip, clip] after each D step (WGAN)"
 
-    def setup(self, run) -> None:
-        self._params = [p for p in run.D.parameters()]
-
     @torch.no_grad()
     def after_d_step(self, run) -> None:
-        for p in self._params:
+        # D's parameters as they are now: read at every step, never cached in setup, so a D
+        # replaced or extended by another technique (packing, a minibatch head) is clipped whole.
+        for p in run.D.parameters():
             p.clamp_(-self.p.clip, self.p.clip)

@@ -1,0 +1,112 @@
+"""Training-time evaluators: registered ones add their keys to metrics.jsonl and summary.json,
+keep checkpointed state across a resume, and can stop the run or roll it back."""
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from modecollapse import TechniqueSpec, train
+from modecollapse.cli import main
+from modecollapse.evaluators import EVALUATORS, Evaluator, RollBack, StopTraining, register_evaluator
+from modecollapse.rundir import load_checkpoint
+
+
+@dataclass
+class ProbeParams:
+    stop_at: int = 0
+    rollback_at: int = 0
+    always_rollback: bool = False
+
+
+@register_evaluator
+class Probe(Evaluator):
+    """Counts its evaluations (state that must survive a resume) and steers on request."""
+
+    name = "test-probe"
+    Params = ProbeParams
+    order = 60
+
+    def __init__(self, params=None):
+        super().__init__(params)
+        self.calls, self.rolled_back = 0, []
+
+    def evaluate(self, ctx):
+        self.calls += 1
+        if self.p.stop_at and ctx.step >= self.p.stop_at:
+            raise StopTraining(f"enough at {ctx.step}", status="stopped")
+        if self.p.always_rollback or (ctx.step == self.p.rollback_at and not self.rolled_back):
+            raise RollBack(f"bad at {ctx.step}", lr_scale=0.5)
+        return {"calls": self.calls, "sample_mean": float(ctx.samples.mean())}
+
+    def summarize(self, records, final):
+        return {"evaluations": self.calls}
+
+    def on_rollback(self, step):
+        self.rolled_back.append(step)
+
+    def state_dict(self):
+        return {"calls": self.calls}
+
+    def load_state_dict(self, state):
+        self.calls = int(state.get("calls", 0))
+
+
+def probe(tiny_cfg, **params):
+    return dataclasses.replace(tiny_cfg, evaluators=[TechniqueSpec("test-probe", params)])
+
+
+def records(out):
+    return [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_evaluator_keys_reach_metrics_and_summary_and_modes_is_always_on(tiny_cfg, tmp_path):
+    summary = train(probe(tiny_cfg), tmp_path / "r", progress=False)
+    assert [r["calls"] for r in records(tmp_path / "r")] == [1, 2, 3]
+    assert summary["evaluations"] == 3 and summary["num_modes"] == 8  # modes ran first, probe after
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())["evaluators"]
+    assert [e["name"] for e in saved] == ["modes", "test-probe"]
+    assert "test-probe" in EVALUATORS
+
+
+def test_evaluator_state_survives_a_resume(tiny_cfg, tmp_path):
+    cfg = probe(tiny_cfg)
+    full = train(cfg, tmp_path / "full", progress=False)
+    train(cfg, tmp_path / "part", progress=False, stop_after=20)
+    assert load_checkpoint(tmp_path / "part")["evaluators"]["test-probe"] == {"calls": 2}
+    resumed = train(cfg, tmp_path / "part", resume=True, progress=False)
+    assert records(tmp_path / "part") == [{**r, "wall_seconds": r2["wall_seconds"]}
+                                          for r, r2 in zip(records(tmp_path / "full"), records(tmp_path / "part"))]
+    assert resumed["evaluations"] == full["evaluations"] == 3
+
+
+def test_stop_training_ends_the_run_with_its_status_and_a_checkpoint(tiny_cfg, tmp_path, capsys):
+    summary = train(probe(tiny_cfg, stop_at=20), tmp_path / "r", progress=False)
+    assert summary["status"] == "stopped" and summary["steps"] == 20 and summary["message"] == "enough at 20"
+    assert load_checkpoint(tmp_path / "r")["step"] == 20
+    assert [r["step"] for r in records(tmp_path / "r")] == [10, 20]
+    code = main(["train", "--data", "ring", "--steps", "30", "--eval-every", "10", "--eval-samples", "100",
+                 "--g-width", "8", "--d-width", "8", "--evaluator", "test-probe:stop_at=10", "--out", str(tmp_path / "c"),
+                 "--quiet"])
+    assert code == 1 and "enough at 10" in capsys.readouterr().err
+
+
+def test_rollback_restores_the_last_checkpoint_and_lowers_the_learning_rates(tiny_cfg, tmp_path):
+    cfg = probe(tiny_cfg, rollback_at=20)
+    summary = train(cfg, tmp_path / "r", progress=False)
+    assert summary["status"] == "ok" and summary["steps"] == 30
+    assert summary["rollbacks"] == [{"at_step": 20, "to_step": 10, "reason": "bad at 20", "lr_scale": 0.5}]
+    assert [r["step"] for r in records(tmp_path / "r")] == [10, 20, 30]  # the rolled-back 20 was replaced
+    state = load_checkpoint(tmp_path / "r")
+    assert state["lr_scale"] == 0.5 and state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(tiny_cfg.lr_g * 0.5)
+    # steps 11..20 were trained twice: the second time at half the rate, so G differs from a plain run
+    plain = train(tiny_cfg, tmp_path / "plain", progress=False)
+    assert not all(torch.equal(a, b) for a, b in zip(state["G"].values(), load_checkpoint(tmp_path / "plain")["G"].values()))
+    assert summary["modes"] >= 0 and plain["status"] == "ok"
+
+
+def test_a_rollback_that_keeps_failing_stops_the_run(tiny_cfg, tmp_path):
+    summary = train(probe(tiny_cfg, always_rollback=True), tmp_path / "r", progress=False)
+    assert summary["status"] == "rolled-back" and len(summary["rollbacks"]) == RollBack.max_rollbacks
+    assert summary["steps"] == 10 and "after 3 rollbacks" in summary["message"]
