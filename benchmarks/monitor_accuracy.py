@@ -309,6 +309,36 @@ def score(results: list[dict[str, Any]], which: str) -> dict[str, Any]:
     }
 
 
+SIGNALS = ("score", "recall_rel", "modes_rel", "coverage_rel", "precision_rel", "spread_rel", "near_rel")
+
+
+def signal_separation(results: list[dict[str, Any]], which: str) -> dict[str, dict[str, float]]:
+    """Per signal: AUC of telling collapsed checks (truth) from checks of healthy runs, both
+    from TRUTH_FROM on (1 = a threshold separates them perfectly, lower values = collapse;
+    0.5 = chance), and the medians of each group."""
+    out = {}
+    for name in SIGNALS:
+        bad, good = [], []
+        for r in results:
+            ref = r["real_held"]
+            for c in r["checks"]:
+                v = c[which].get(name)
+                if c["step"] < TRUTH_FROM or v is None:
+                    continue
+                if r["truth"]["label"] == "healthy":
+                    good.append(float(v))
+                elif r["truth"]["label"] == "collapsing" and (c["diverged"] or c["held"] <= 0.5 * ref):
+                    bad.append(float(v))
+        if not bad or not good:
+            continue
+        g = torch.tensor(good, dtype=torch.float64)
+        b = torch.tensor(bad, dtype=torch.float64)
+        auc = float(((g[:, None] > b[None, :]).double().mean() + 0.5 * (g[:, None] == b[None, :]).double().mean()))
+        out[name] = {"auc": auc, "median_healthy": float(g.median()), "median_collapsed": float(b.median()),
+                     "n_healthy": len(good), "n_collapsed": len(bad)}
+    return out
+
+
 def report(results: list[dict[str, Any]], dest: Path) -> None:
     rows = []
     by_data: dict[str, list] = {}
@@ -318,6 +348,7 @@ def report(results: list[dict[str, Any]], dest: Path) -> None:
                "labels": {lab: sum(r["truth"]["label"] == lab for r in results) for lab in ("collapsing", "healthy", "partial")},
                "blind": score(results, "blind"), "known": score(results, "known"),
                "per_data": {d: {"blind": score(rs, "blind"), "known": score(rs, "known")} for d, rs in by_data.items()},
+               "signals": {w: signal_separation(results, w) for w in ("blind", "known")},
                "monitor_seconds_per_check": statistics.median(
                    c["blind"]["seconds"] for r in results for c in r["checks"]) if results else None}
     summary["runs_table"] = [
@@ -343,6 +374,11 @@ def report(results: list[dict[str, Any]], dest: Path) -> None:
                          f"{pct(m['detection_rate'])} | {m['healthy_runs']} | {pct(m['false_alarm_rate'])} | "
                          f"{num(m['delay_steps_median'])} / {num(m['delay_checks_median'])} | "
                          f"{num(m['delay_steps_worst'])} / {num(m['delay_checks_worst'])} |")
+    lines += ["", "Signals (no known modes), checks from step "
+              f"{TRUTH_FROM} on: AUC of separating collapsed checks from checks of healthy runs, and medians.", "",
+              "| signal | AUC | median healthy | median collapsed |", "|---|---|---|---|"]
+    for name, v in summary["signals"]["blind"].items():
+        lines.append(f"| {name} | {v['auc']:.3f} | {v['median_healthy']:.3f} | {v['median_collapsed']:.3f} |")
     lines += ["", f"Labels: {summary['labels']} (partial runs are not scored).", "",
               f"Missed (no known modes): {', '.join(summary['blind']['missed']) or 'none'}; false alarms: "
               f"{', '.join(summary['blind']['false_alarms']) or 'none'}.",
@@ -355,7 +391,7 @@ def report(results: list[dict[str, Any]], dest: Path) -> None:
                      f"{num(row['final_held'])}/{row['num_modes']} | {num(row['first_alarm_blind'])} | "
                      f"{row['final_blind']} / {row['final_known']} |")
     dest.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[: 2 + 2 * len(scopes) + 5]))
+    print("\n".join(lines[: 2 + 2 * len(scopes) + 16]))
 
 
 def main() -> None:
