@@ -1,4 +1,5 @@
 """CollapseMonitor: collapse detection for any PyTorch training loop (see :mod:`.core`)."""
-from .core import ALARMS, VERDICTS, CollapseMonitor, MonitorReport, MonitorSettings
+from .core import CollapseMonitor, MonitorSettings
+from .report import ALARMS, VERDICTS, MonitorReport
 
 __all__ = ["ALARMS", "VERDICTS", "CollapseMonitor", "MonitorReport", "MonitorSettings"]

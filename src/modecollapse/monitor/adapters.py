@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 
 from ..errors import ConfigError
-from .core import VERDICTS, MonitorReport
+from .report import VERDICTS, MonitorReport
 
 #: report numbers written as TensorBoard scalars, under ``monitor/``
 SCALARS: tuple[str, ...] = ("score", "recall_rel", "modes_rel", "coverage_rel", "precision", "spread_rel", "effective_modes",

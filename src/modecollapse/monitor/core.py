@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
@@ -27,11 +27,9 @@ import torch
 
 from ..errors import ConfigError
 from .reference import Reference
+from .report import ALARMS, VERDICTS, MonitorReport
 from .signals import CheckSignals, calibrate, latent_information, loss_dynamics, overlap
 
-VERDICTS: tuple[str, ...] = ("warming-up", "healthy", "collapsing", "collapsed", "diverged")
-#: verdicts that mean "act now"
-ALARMS: tuple[str, ...] = ("collapsing", "collapsed", "diverged")
 STATE_VERSION = 1
 
 
@@ -72,27 +70,6 @@ class MonitorSettings:
             raise ConfigError("CollapseMonitor needs 0 < collapsed_below <= collapsing_below "
                               f"(got {self.collapsed_below} and {self.collapsing_below}).")
         return self
-
-
-@dataclass(frozen=True)
-class MonitorReport:
-    """One check's verdict. ``numbers`` holds the signals behind it (read-only mapping)."""
-
-    step: int
-    verdict: str
-    reason: str
-    onset_step: int | None
-    check: int  # 1-based index of the check
-    numbers: Mapping[str, float | int | None] = field(default_factory=lambda: MappingProxyType({}))
-    seconds: float = 0.0  # wall time of this check
-
-    @property
-    def alarm(self) -> bool:
-        return self.verdict in ALARMS
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "verdict": self.verdict, "reason": self.reason, "onset_step": self.onset_step,
-                "check": self.check, **dict(self.numbers), "seconds": self.seconds}
 
 
 class _NearestMode:

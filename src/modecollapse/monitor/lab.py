@@ -24,7 +24,8 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
-from .core import ALARMS, CollapseMonitor, MonitorSettings
+from .core import CollapseMonitor, MonitorSettings
+from .report import ALARMS
 
 ON_COLLAPSE = ("none", "stop", "rollback")
 
