@@ -47,6 +47,7 @@ class MonitorSettings:
     k: int = 5  # nearest neighbours of the k-NN balls (Naeem et al. 2020 use 5)
     clusters: int = 16  # label-free modes: k-means clusters of the reference (16 measured best, see docs)
     warmup_checks: int = 4  # checks spent warming up (a young generator is a blob that looks collapsed)
+    warmup_steps: int = 0  # ... and steps (for loops whose checks are far apart)
     # optional longer warm-up: until the samples reach the data (precision >= reach_precision
     # of real's), at most max_warmup_checks; off by default (measured: imprecise but healthy
     # GANs stay below any useful precision for thousands of steps)
@@ -64,8 +65,9 @@ class MonitorSettings:
         for name in ("check_every", "batch_size", "min_samples", "reference_size", "k", "clusters", "patience", "history"):
             if not getattr(self, name) >= 1:
                 raise ConfigError(f"CollapseMonitor {name} must be a positive integer, got {getattr(self, name)}.")
-        if self.warmup_checks < 0:
-            raise ConfigError(f"CollapseMonitor warmup_checks must be >= 0, got {self.warmup_checks}.")
+        if self.warmup_checks < 0 or self.warmup_steps < 0:
+            raise ConfigError("CollapseMonitor warmup_checks and warmup_steps must be >= 0, got "
+                              f"{self.warmup_checks} and {self.warmup_steps}.")
         if not 0 < self.collapsed_below <= self.collapsing_below:
             raise ConfigError("CollapseMonitor needs 0 < collapsed_below <= collapsing_below "
                               f"(got {self.collapsed_below} and {self.collapsing_below}).")
@@ -183,6 +185,7 @@ class CollapseMonitor:
         self._off_streak = 0
         self._onset: int | None = None
         self._warming = True
+        self._start_step = 0  # warm-up steps count from here (0, or a restart's step)
         self._prev_hist: tuple[float, ...] | None = None
         self._hops: deque[bool] = deque(maxlen=4)
         self._d_first: float | None = None
@@ -191,6 +194,12 @@ class CollapseMonitor:
         self._g_recent: deque[float] = deque(maxlen=50)
         self.report: MonitorReport | None = None
         self.total_seconds = 0.0
+
+    def restart(self, step: int) -> None:
+        """Forgets every check and warms up again from ``step`` (after the loop rolled back to
+        ``step`` and changed the training, e.g. switched a cure on)."""
+        self._reset_state()
+        self._start_step = int(step)
 
     @property
     def verdict(self) -> str:
@@ -220,6 +229,7 @@ class CollapseMonitor:
             "off_streak": self._off_streak,
             "onset": self._onset,
             "warming": self._warming,
+            "start_step": self._start_step,
             "prev_hist": list(self._prev_hist) if self._prev_hist is not None else None,
             "hops": list(self._hops),
             "d_first": self._d_first,
@@ -243,6 +253,7 @@ class CollapseMonitor:
         self._bad_streak, self._severe_streak = int(state["bad_streak"]), int(state["severe_streak"])
         self._off_streak, self._onset = int(state["off_streak"]), state["onset"]
         self._warming = bool(state["warming"])
+        self._start_step = int(state["start_step"])
         self._prev_hist = tuple(state["prev_hist"]) if state["prev_hist"] is not None else None
         self._hops.extend(bool(h) for h in state["hops"])
         self._d_first, self._g_first = state["d_first"], state["g_first"]
@@ -368,7 +379,7 @@ class CollapseMonitor:
         # Warming up: the first warmup_checks checks, and after them, until the samples first
         # reach the data (precision >= reach_precision of real), at most max_warmup_checks. A young generator is a blob off the data, which every
         # signal would call a collapse; once its samples land on the data, few modes is one.
-        if self._warming and self.checks > s.warmup_checks and (
+        if self._warming and self.checks > s.warmup_checks and step >= self._start_step + s.warmup_steps and (
                 sig.precision_rel >= s.reach_precision or self.checks > s.max_warmup_checks):
             self._warming = False
         warming = self._warming
@@ -397,8 +408,10 @@ class CollapseMonitor:
         since = f"since step {self._onset}" if self._onset is not None else ""
         if warming:
             verdict = "warming-up"
-            reason = (f"warming up (check {self.checks}; the samples have not reached the data yet or "
-                      f"{s.warmup_checks} checks have not passed): recall {sig.recall_rel:.2f}, "
+            until = [f"{s.warmup_checks} checks"] if s.warmup_checks else []
+            until += [f"step {self._start_step + s.warmup_steps}"] if s.warmup_steps else []
+            until += ["the samples reach the data"] if s.reach_precision > 0 else []
+            reason = (f"warming up (until {' and '.join(until) or 'the first check'}): recall {sig.recall_rel:.2f}, "
                       f"modes {sig.modes_rel:.2f} of real, precision {sig.precision:.2f}")
         elif self._off_streak >= s.patience:
             verdict = "diverged"

@@ -11,9 +11,10 @@ turns the verdict into the record's keys and into an action:
 - ``"stop"``: a ``collapsed`` (or ``diverged``) verdict ends the run, status ``collapsed``;
 - ``"rollback"``: the first alarm (``collapsing``, ``collapsed`` or ``diverged``) sends the
   run back to its last checkpoint, which the trainer took while the verdict was still
-  healthy (the alarm comes at the first bad evaluation, before any later checkpoint), and
-  switches the ``cure`` technique on from there. One cure per run: a second alarm after
-  the cure stops the run with status ``collapsed``.
+  healthy or warming up (the alarm comes at the first bad evaluation, and the trainer
+  writes no checkpoint at an evaluation that raised), and switches the ``cure`` technique
+  on from there (``train.switch_on``). One cure per run: the monitor then starts afresh
+  (warm-up included) and the cured run trains to its end, its verdicts recorded as before.
 """
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from typing import Any
 
 import torch
 
+from ..config import TechniqueSpec
 from ..errors import ConfigError
+from ..evaluators import EvalContext, Evaluator, RollBack, StopTraining, register_evaluator
 from .core import CollapseMonitor, MonitorSettings
 from .report import ALARMS
 
@@ -53,6 +56,25 @@ class MonitorParams:
             raise ConfigError("--cure only acts with --on-collapse rollback.")
         if self.samples < 32 or self.real < 256 or self.warmup_steps < 0:
             raise ConfigError("monitor needs samples >= 32, real >= 256 and warmup_steps >= 0.")
+        if self.cure:
+            cure_spec(self.cure)  # a bad name or parameter fails now, not at the rollback
+
+
+def cure_spec(text: str) -> TechniqueSpec:
+    """The technique ``--cure TECHNIQUE[:k=v,...]`` names, its parameters validated."""
+    from ..registry import params_from_strings
+    from ..techniques import TECHNIQUES
+    from ..techniques.base import Technique
+
+    name, pairs = parse_cure(text)
+    cls = TECHNIQUES.get(name)
+    if cls.setup is not Technique.setup:
+        raise ConfigError(f"--cure {name}: this technique sets the models up at the start, so it cannot be switched on "
+                          "mid-run; choose one that adds a loss term or a hook (e.g. gp:kind=r1, instance-noise).")
+    params = params_from_strings(cls.Params, pairs, f"--cure {name}")
+    import dataclasses
+
+    return TechniqueSpec(name, dataclasses.asdict(params))
 
 
 def parse_cure(text: str) -> tuple[str, dict[str, str]]:
@@ -83,13 +105,12 @@ def features_for(dataset: Any):
 class LabMonitor:
     """The trainer-facing side of the monitor (see the module docstring)."""
 
-    def __init__(self, params: MonitorParams, *, dataset: Any, seed: int, eval_every: int) -> None:
+    def __init__(self, params: MonitorParams, *, dataset: Any, seed: int) -> None:
         params.validate()
         self.p = params
         real = dataset.sample(params.real, torch.Generator().manual_seed(seed * 7 + 424_242))
-        warm = math.ceil(params.warmup_steps / max(eval_every, 1))
         settings = MonitorSettings(check_every=1, batch_size=params.samples, min_samples=min(params.samples, 128),
-                                   warmup_checks=warm, seed=seed)
+                                   warmup_checks=0, warmup_steps=params.warmup_steps, seed=seed)
         self.monitor = CollapseMonitor(real=real, features=features_for(dataset), settings=settings)
         self.cured = False
         self.collapse_step: int | None = None
@@ -109,12 +130,14 @@ class LabMonitor:
         action = None
         if self.p.on_collapse == "stop" and r.verdict in ("collapsed", "diverged"):
             action = "stop"
-        elif self.p.on_collapse == "rollback" and r.verdict in ALARMS:
-            action = "stop" if self.cured else "rollback"
+        elif self.p.on_collapse == "rollback" and r.verdict in ALARMS and not self.cured:
+            action = "rollback"  # once: after the cure the run trains on to its end, judged as before
         return keys, action
 
-    def progress(self) -> str:
-        return f"monitor {self.monitor.verdict}"
+    def restart(self, step: int) -> None:
+        """After the rollback to ``step``: the cured run is judged afresh, warm-up included."""
+        self.monitor.restart(step)
+        self.collapse_step = None
 
     def summary(self) -> dict[str, Any]:
         r = self.monitor.report
@@ -130,3 +153,73 @@ class LabMonitor:
         self.monitor.load_state_dict(state["monitor"])
         self.cured = bool(state["cured"])
         self.collapse_step = state["collapse_step"]
+
+
+@register_evaluator
+class MonitorEvaluator(Evaluator):
+    """``--monitor``: the collapse monitor's verdict at every evaluation, and ``--on-collapse``."""
+
+    name = "monitor"
+    Params = MonitorParams
+    order = 60
+    summary = ("CollapseMonitor verdict and reason from real data only (on_collapse=none|stop|rollback, "
+               "cure=TECHNIQUE for rollback); also --monitor / --on-collapse / --cure")
+
+    def __init__(self, params: MonitorParams | None = None) -> None:
+        super().__init__(params)
+        self.lab: LabMonitor | None = None
+        self._state: dict[str, Any] = {}
+        self.events: list[dict[str, Any]] = []
+
+    def _ensure(self, ctx: EvalContext) -> LabMonitor:
+        if self.lab is None:
+            self.lab = LabMonitor(self.p, dataset=ctx.dataset, seed=ctx.seed)
+            self.lab.load_state_dict(self._state)
+        return self.lab
+
+    def evaluate(self, ctx: EvalContext) -> dict[str, Any]:
+        lab = self._ensure(ctx)
+        keys, action = lab.observe(ctx.step, ctx.samples, ctx.d_loss, ctx.g_loss)
+        verdict, reason = keys["monitor_verdict"], keys["monitor_reason"]
+        if action == "rollback":
+            lab.cured = True
+            cure = cure_spec(self.p.cure)
+            self.events.append({"step": ctx.step, "verdict": verdict, "cure": self.p.cure,
+                                "collapse_step": lab.collapse_step})
+            sig = RollBack(f"monitor: {verdict} at step {ctx.step}: {reason}; rolling back and switching "
+                           f"{self.p.cure} on")
+            sig.switch_on = (cure,)
+            sig.record_keys = keys
+            raise sig
+        if action == "stop":
+            sig = StopTraining(f"monitor: {verdict} at step {ctx.step}: {reason}", status="collapsed")
+            sig.record_keys = keys
+            raise sig
+        return keys
+
+    def on_rollback(self, step: int) -> None:
+        if self.lab is not None and self.lab.cured:
+            self.lab.restart(step)
+
+    def progress(self, record: dict[str, Any]) -> str:
+        return f"monitor {record['monitor_verdict']}" if "monitor_verdict" in record else ""
+
+    def summarize(self, records: list[dict[str, Any]], final: dict[str, Any]) -> dict[str, Any]:
+        if self.lab is None:
+            return {}
+        out = self.lab.summary()
+        if "monitor_verdict" in final:  # the final evaluation's verdict (a rollback's record is dropped)
+            out["monitor_verdict"], out["monitor_reason"] = final["monitor_verdict"], final["monitor_reason"]
+        if self.events:
+            out["monitor_events"] = list(self.events)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        state = self.lab.state_dict() if self.lab is not None else dict(self._state)
+        return {**state, "events": list(self.events)} if state else {"events": list(self.events)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.events = list(state.get("events", []))
+        self._state = {k: v for k, v in state.items() if k != "events"}
+        if self.lab is not None:
+            self.lab.load_state_dict(self._state)
