@@ -535,8 +535,9 @@ def train(
                                 group["lr"] *= signal_.lr_scale
                         switch_on(run, getattr(signal_, "switch_on", ()))  # a cure, from here on
                     rollbacks.append({"at_step": at, "to_step": run.step, "reason": signal_.reason,
-                                      "lr_scale": run.lr_scale,
-                                      "switched_on": [dataclasses.asdict(t) for t in run.switched_on]})
+                                      "lr_scale": run.lr_scale})
+                    if run.switched_on:
+                        rollbacks[-1]["switched_on"] = [dataclasses.asdict(t) for t in run.switched_on]
                     if strategy.is_writer:
                         records[:] = rundir.rewind_metrics(out, upto=run.step)
                     for e in run.evaluators:
