@@ -6,23 +6,11 @@ import pytest
 import torch
 
 from modecollapse import TrainConfig
-from modecollapse.cli import main
 from modecollapse.config import TechniqueSpec
 from modecollapse.monitor.lab import LabMonitor
 from modecollapse.train import train
 
-TINY = ["--steps", "20", "--batch-size", "32", "--g-width", "16", "--d-width", "16", "--g-depth", "1",
-        "--d-depth", "1", "--eval-every", "10", "--eval-samples", "300", "--checkpoint-every", "10", "--quiet"]
-
-
-def run_cli(capsys, *args):
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
+from test_cli_train import TINY, run_cli  # the CLI driver and tiny run of the CLI tests
 
 def records(path):
     return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]

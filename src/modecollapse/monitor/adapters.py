@@ -35,27 +35,38 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class JsonlSink:
-    """Appends one JSON object per report to ``path`` (a report repeated without a new check is skipped)."""
+class _Sink:
+    """A destination for reports; ``update`` returns the latest report again between checks,
+    which is written once only."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._last: tuple[int, int] | None = None
+    _last: tuple[int, int] | None = None
 
-    def write(self, report: MonitorReport) -> None:
+    def fresh(self, report: MonitorReport) -> bool:
         key = (report.step, report.check)
         if key == self._last:
-            return
+            return False
         self._last = key
-        with self.path.open("a") as fh:
-            fh.write(json.dumps({k: _jsonable(v) for k, v in report.as_dict().items()}) + "\n")
+        return True
 
     def close(self) -> None:
         pass
 
 
-class TensorBoardSink:
+class JsonlSink(_Sink):
+    """Appends one JSON object per check to ``path``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, report: MonitorReport) -> None:
+        if not self.fresh(report):
+            return
+        with self.path.open("a") as fh:
+            fh.write(json.dumps({k: _jsonable(v) for k, v in report.as_dict().items()}) + "\n")
+
+
+class TensorBoardSink(_Sink):
     """Writes the report's signals as scalars ``monitor/<name>`` and the verdict as ``monitor/verdict``
     (its index in :data:`VERDICTS`: 0 warming-up ... 4 diverged)."""
 
@@ -67,13 +78,10 @@ class TensorBoardSink:
             self._owned = True
         else:
             self.writer, self._owned = target, False
-        self._last: tuple[int, int] | None = None
 
     def write(self, report: MonitorReport) -> None:
-        key = (report.step, report.check)
-        if key == self._last:
+        if not self.fresh(report):
             return
-        self._last = key
         self.writer.add_scalar("monitor/verdict", VERDICTS.index(report.verdict), report.step)
         for name in SCALARS:
             v = report.numbers.get(name)
