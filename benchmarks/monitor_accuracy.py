@@ -390,8 +390,37 @@ def report(results: list[dict[str, Any]], dest: Path) -> None:
         lines.append(f"| {row['name']} | {row['setting']} | {row['label']} | {num(row['onset'])} | "
                      f"{num(row['final_held'])}/{row['num_modes']} | {num(row['first_alarm_blind'])} | "
                      f"{row['final_blind']} / {row['final_known']} |")
+    failing = sorted(set(summary["blind"]["missed"] + summary["blind"]["false_alarms"]))
+    if failing:
+        lines += ["", "Runs the monitor (no known modes) gets wrong, plotted: "
+                  + ", ".join(f"`{dest.name}-{n}.png`" for n in failing)]
+        for r in results:
+            if r["name"] in failing:
+                plot_run(r, dest.parent / f"{dest.name}-{r['name']}.png")
     dest.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[: 2 + 2 * len(scopes) + 16]))
+
+
+def plot_run(r: dict[str, Any], path: Path) -> None:
+    """The monitor's score (both monitors) and the truth's modes held over a run's checks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [c["step"] for c in r["checks"]]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for which, style in (("blind", "-"), ("known", "--")):
+        ax.plot(steps, [c[which].get("score", float("nan")) for c in r["checks"]], style, label=f"score ({which})")
+    ax.axhline(0.7, color="grey", lw=0.8)
+    ax.plot(steps, [c["held"] / r["real_held"] for c in r["checks"]], "k.", label="truth: modes held / real")
+    alarms = [c["step"] for c in r["checks"] if c["blind"]["verdict"] in ALARMS]
+    ax.plot(alarms, [0.02] * len(alarms), "rv", label="alarm (blind)")
+    ax.set(xlabel="step", ylim=(0, 1.3), title=f"{r['name']}: truth {r['truth']['label']}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -417,7 +446,7 @@ def main() -> None:
         by_name = {s.name: s for s in specs}
         for path in tqdm(sorted(runs.glob("*.json")), desc="replay", unit="run"):
             result = json.loads(path.read_text())
-            if result["name"] in by_name:
+            if result["name"] in by_name and (not args.only or any(p in result["name"] for p in args.only.split(","))):
                 path.write_text(json.dumps(replay(by_name[result["name"]], result, args.out)) + "\n")
     elif args.report is None:
         from tqdm.auto import tqdm
