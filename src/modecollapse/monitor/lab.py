@@ -18,6 +18,7 @@ turns the verdict into the record's keys and into an action:
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -72,8 +73,6 @@ def cure_spec(text: str) -> TechniqueSpec:
         raise ConfigError(f"--cure {name}: this technique sets the models up at the start, so it cannot be switched on "
                           "mid-run; choose one that adds a loss term or a hook (e.g. gp:kind=r1, instance-noise).")
     params = params_from_strings(cls.Params, pairs, f"--cure {name}")
-    import dataclasses
-
     return TechniqueSpec(name, dataclasses.asdict(params))
 
 
