@@ -35,7 +35,8 @@ def add_parser(sub) -> None:
         "(modes, hq_fraction, reverse_kl; the VEEGAN/PacGAN protocol). Writes config.json, "
         "metrics.jsonl, summary.json, samples.npy, checkpoint.pt and PNG plots to --out.",
         epilog="Precedence: built-in defaults < --preset < --config < explicit options. "
-        "Exit codes: 0 done, 1 diverged (NaN/inf loss) or stopped by an evaluator, 2 bad input, 130 interrupted.",
+        "Exit codes: 0 done (or stopped by --on-collapse stop, status collapsed), 1 diverged (NaN/inf loss) or "
+        "stopped by an evaluator, 2 bad input, 130 interrupted.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     g = p.add_argument_group("benchmark and objective")
@@ -59,6 +60,15 @@ def add_parser(sub) -> None:
     t.add_argument("--evaluator", action="append", default=[], metavar="NAME[:K=V,...]",
                    help="add a training-time evaluator, repeatable: " + "; ".join(
                        f"{n}: {c.summary}" for n, c in EVALUATORS.items()))
+    w = p.add_argument_group("collapse monitor (CollapseMonitor, from real data only)")
+    w.add_argument("--monitor", action="store_true",
+                   help="judge every evaluation: monitor_verdict and monitor_reason in metrics.jsonl, the final "
+                        "verdict, reason and collapse_step in summary.json, the verdict in the progress bar")
+    w.add_argument("--on-collapse", choices=["none", "stop", "rollback"], default=None,
+                   help="stop: end a collapsed run (status collapsed, exit 0); rollback: at the first alarm go back "
+                        "to the last checkpoint (taken while healthy) and switch --cure on (implies --monitor)")
+    w.add_argument("--cure", metavar="TECHNIQUE[:K=V,...]", default=None,
+                   help="the technique --on-collapse rollback switches on, e.g. gp:kind=r1,weight=1")
 
     m = p.add_argument_group("models, optimisation and bookkeeping")
     add_field_options(m, TrainConfig)
@@ -115,7 +125,27 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values["techniques"] = list(techniques.values())
     if args.evaluator:
         values["evaluators"] = _evaluators(values.get("evaluators", []), args.evaluator)
+    values["evaluators"] = _monitor(values.get("evaluators", []), args)
     return TrainConfig.from_dict(values)
+
+
+def _monitor(current: list, args: argparse.Namespace) -> list:
+    """``--monitor``, ``--on-collapse`` and ``--cure``: the ``monitor`` evaluator's entry (its
+    cure holds ':' and ',', which ``--evaluator NAME:K=V,...`` cannot carry)."""
+    if not (args.monitor or args.on_collapse or args.cure):
+        return list(current)
+    from .monitor.lab import MonitorParams
+
+    out = {(e["name"] if isinstance(e, dict) else e.name): (e if isinstance(e, dict) else dataclasses.asdict(e))
+           for e in current}
+    params = dict(out.get("monitor", {}).get("params", {}))
+    if args.on_collapse:
+        params["on_collapse"] = args.on_collapse
+    if args.cure:
+        params["cure"] = args.cure
+    MonitorParams(**params).validate()
+    out["monitor"] = {"name": "monitor", "params": params}
+    return list(out.values())
 
 
 def _evaluators(current: list, given: list[str]) -> list[dict]:
@@ -169,6 +199,7 @@ def resolve_command(args: argparse.Namespace) -> tuple[TrainConfig, Path | None]
         values.update(field_values(args, [n for n in RESUMABLE if n in PLAIN]))
         if args.evaluator:
             values["evaluators"] = _evaluators(values.get("evaluators", []), args.evaluator)
+        values["evaluators"] = _monitor(values.get("evaluators", []), args)
         return TrainConfig.from_dict(values), args.resume
     if args.out is None and not args.dry_run:
         raise ConfigError("--out DIR is required: the directory the run writes to.")
@@ -188,6 +219,8 @@ def report(summary: dict, args: argparse.Namespace, out: Path) -> int:
         )
     if summary["status"] != "ok":
         sys.stderr.write(f"modecollapse train: {summary.get('message', summary['status'])}\n")
+        if summary["status"] == "collapsed":  # --on-collapse stop did what was asked
+            return 0
         return EXIT_INTERRUPTED if summary["status"] == "interrupted" else EXIT_DIVERGED
     return 0
 

@@ -62,6 +62,8 @@ class Run:
     # learning rates relative to the configured ones (an evaluator's rollback lowers it)
     lr_scale: float = 1.0
     ctx: TechniqueContext | None = None
+    # techniques an evaluator's rollback switched on mid-run (a cure); kept in checkpoints
+    switched_on: list[TechniqueSpec] = field(default_factory=list)
 
     # -- helpers for techniques ---------------------------------------------------------------
     def new_discriminator(self, in_dim: int | None = None) -> nn.Module:
@@ -282,11 +284,31 @@ def evaluate(run: Run, d_loss: float = float("nan"), g_loss: float = float("nan"
             try:
                 record.update(ev.evaluate(ctx))
             except (StopTraining, RollBack) as sig:
+                record.update(getattr(sig, "record_keys", {}))  # the raising evaluator's own keys
                 sig.record = record
                 raise
     finally:
         run.D.train(was_training)
     return record, samples
+
+
+def switch_on(run: Run, specs: typing.Iterable[TechniqueSpec]) -> None:
+    """Switches techniques on in a running run (a rollback's cure): each is built, checked and
+    set up against the run as it is, and its hooks join the others in the library's order.
+    Only techniques without a ``setup`` of their own qualify (one that replaces modules or
+    adds parameters would leave the optimisers holding stale ones)."""
+    for spec in specs:
+        if any(t.name == spec.name for t in run.techniques):
+            continue
+        cls = TECHNIQUES.get(spec.name)
+        tech = cls(params_from_dict(cls.Params, spec.params, f"technique {spec.name!r}"))
+        if tech.overrides("setup"):
+            raise ConfigError(f"technique {spec.name!r} sets the models up at the start, so it cannot be switched on "
+                              "mid-run; choose a cure that adds a loss term or a hook (e.g. gp, instance-noise).")
+        tech.check(run.cfg, run.loss)
+        run.techniques = library_order(run.techniques + [tech])
+        run.hooks = HookTable.build(run.techniques)
+        run.switched_on.append(TechniqueSpec(spec.name, tech.params_dict()))
 
 
 # -- checkpoints -----------------------------------------------------------------------------
@@ -302,6 +324,7 @@ def checkpoint_state(run: Run) -> dict[str, Any]:
         "extra_g": [p.detach().clone() for p in run.extra_g_params],
         "g_adv_weight": run.g_adv_weight,
         "lr_scale": run.lr_scale,
+        "switched_on": [dataclasses.asdict(t) for t in run.switched_on],
         "evaluators": {e.name: e.state_dict() for e in run.evaluators},
         **rank_state(run),
     }
@@ -331,6 +354,7 @@ def load_checkpoint_state(run: Run, state: dict[str, Any], rank: int = 0, *, eva
             p.copy_(v)
     run.g_adv_weight = float(state["g_adv_weight"])
     run.lr_scale = float(state.get("lr_scale", 1.0))
+    switch_on(run, [TechniqueSpec(t["name"], dict(t["params"])) for t in state.get("switched_on", [])])
     local = state if rank == 0 else state["other_ranks"][rank - 1]
     run.data_gen.set_state(local["data_gen"])
     run.noise_gen.set_state(local["noise_gen"])
@@ -509,8 +533,11 @@ def train(
                         for opt in (run.opt_g, run.opt_d):  # the restored rates, schedule included
                             for group in opt.param_groups:
                                 group["lr"] *= signal_.lr_scale
+                        switch_on(run, getattr(signal_, "switch_on", ()))  # a cure, from here on
                     rollbacks.append({"at_step": at, "to_step": run.step, "reason": signal_.reason,
                                       "lr_scale": run.lr_scale})
+                    if run.switched_on:
+                        rollbacks[-1]["switched_on"] = [dataclasses.asdict(t) for t in run.switched_on]
                     if strategy.is_writer:
                         records[:] = rundir.rewind_metrics(out, upto=run.step)
                     for e in run.evaluators:
