@@ -30,9 +30,9 @@ def check_threads(threads: int | None) -> None:
 
 
 def _subcommands():
-    from . import cli_experiment, cli_measure, cli_train
+    from . import cli_bench, cli_experiment, cli_measure, cli_train
 
-    return [cli_train, cli_measure, cli_experiment]
+    return [cli_train, cli_measure, cli_experiment, cli_bench]
 
 
 def build_parser() -> Parser:
