@@ -75,7 +75,8 @@ def leaderboard(results: Iterable[RunResult], *, published: list[dict[str, Any]]
         if not done and not any(r.failed for r in runs):
             continue
         numbers = [_numbers(r.summary) for r in done]
-        keys = sorted({k for n in numbers for k in n}, key=lambda k: (k not in dict((h[0], 0) for h in HEADLINE), k))
+        order = [h[0] for h in HEADLINE]
+        keys = sorted({k for n in numbers for k in n}, key=lambda k: (order.index(k) if k in order else len(order), k))
         row: dict[str, Any] = {
             "dataset": dataset,
             "method": method,
