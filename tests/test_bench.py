@@ -232,3 +232,14 @@ options = ["--device", "cuda:99"]
     assert rows["plain"]["seeds"] == 1 and rows["plain"]["failed"] == 0
     assert rows["bad option"]["failed"] == 1 and rows["bad option"]["seeds"] == 0
     assert rows["no such device"]["failed"] == 1 and "cuda" in rows["no such device"]["errors"][0]
+
+
+def test_a_yaml_suite_means_the_same_as_toml(tmp_path):
+    pytest.importorskip("yaml", reason="PyYAML is not installed; YAML suites need it (TOML needs nothing)")
+    (tmp_path / "s.yaml").write_text("name: y\nseeds: 1\ndatasets:\n  - {name: ring, data: ring, args: {modes: 4}}\n"
+                                     "methods:\n  - {name: pack, options: ['--pack', 'm=2', '--steps', '100']}\n")
+    (tmp_path / "s.toml").write_text('name = "y"\nseeds = 1\n[[datasets]]\nname = "ring"\ndata = "ring"\nargs = { modes = 4 }\n'
+                                     '[[methods]]\nname = "pack"\noptions = ["--pack", "m=2", "--steps", "100"]\n')
+    a, b = expand(load_suite(str(tmp_path / "s.yaml"))), expand(load_suite(str(tmp_path / "s.toml")))
+    assert [r.config for r in a] == [r.config for r in b]
+    assert a[0].config.data_args == {"modes": 4} and a[0].config.steps == 100

@@ -85,12 +85,15 @@ def resolved_config(cfg: TrainConfig) -> dict[str, Any]:
     """The config a run writes to ``config.json`` (every default spelled out)."""
     from .train import resolve
 
-    return resolve(cfg)[0].to_dict()
+    # through JSON, as config.json holds it (tuples become lists)
+    return json.loads(json.dumps(resolve(cfg)[0].to_dict()))
 
 
 def _saved_config(run_dir: Path) -> dict[str, Any] | None:
     try:
-        return TrainConfig.load(run_dir / "config.json").to_dict()
+        # through TrainConfig's own loader: a file written before a new (defaulted) field
+        # existed compares equal to today's config with that default
+        return json.loads(json.dumps(TrainConfig.load(run_dir / "config.json").to_dict()))
     except ConfigError:
         return None
 
@@ -339,7 +342,7 @@ class _Bar:
     def update(self, result: dict[str, Any]) -> None:
         if result["status"] == "failed":
             self.failed += 1
-            self.bar.write(f"failed: {result['path']}: {result.get('error', '')}".splitlines()[0][:300])
+            self.bar.write(f"failed: {result['path']}: {result.get('error', '')}".splitlines()[0][:300], file=sys.stderr)
         self._post()
         self.bar.update(1)
 
@@ -372,10 +375,18 @@ def _run_local(jobs: list[Job], opts: BenchOptions, on_result: Callable[[dict[st
         return
     ctx = multiprocessing.get_context("spawn")  # no forked torch/OpenMP state in the workers
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)) as pool:
-        futures = [pool.submit(_local_task, p) for p in payloads]
+        futures = {pool.submit(_local_task, p): p for p in payloads}
         try:
             for fut in as_completed(futures):
-                on_result(fut.result())
+                try:
+                    result = fut.result()
+                except Exception as err:  # noqa: BLE001 - the worker died (e.g. killed for memory)
+                    run_dir = Path(futures[fut][1])
+                    record = error_record(err)
+                    run_dir.mkdir(parents=True, exist_ok=True)
+                    atomic_write_text(run_dir / ERROR_FILE, json.dumps(record, indent=1) + "\n")
+                    result = {"path": str(run_dir), "status": "failed", "error": record["error"]}
+                on_result(result)
         except BaseException:
             for fut in futures:
                 fut.cancel()

@@ -53,7 +53,8 @@ def discover(dirs: list[Path]) -> tuple[list[RunResult], list[dict[str, Any]], s
                 if path in seen:
                     continue
                 seen.add(path)
-                results.append(read_result(r["dataset"], r["method"], r["seed"], d / r["path"], records=True))
+                if (d / r["path"]).is_dir():  # runs not started (e.g. left out by --only) are not shown
+                    results.append(read_result(r["dataset"], r["method"], r["seed"], d / r["path"], records=True))
             continue
         names.append(d.name)
         for summary_path in sorted({*d.rglob("summary.json")} | ({d / "summary.json"} if (d / "summary.json").is_file() else set())):
