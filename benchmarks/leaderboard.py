@@ -112,6 +112,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/leaderboard"), help="the bench directory")
     ap.add_argument("--results", default=str(RESULTS), help="where leaderboard.json/.md go ('' to print only)")
+    ap.add_argument("--no-report", action="store_true", help="do not write OUT/report.html")
     args = ap.parse_args()
     only = [m.strip() for m in args.only.split(",") if m.strip()] or None
     try:
@@ -120,7 +121,7 @@ def main() -> int:
             suite.only(only)
         started = time.time()
         board = run_suite(suite, BenchOptions(out=args.out, workers=args.workers, progress=sys.stderr.isatty()),
-                          seeds=args.seeds, only=only)
+                          seeds=args.seeds, only=only, report=not args.no_report)
     except ConfigError as err:
         sys.stderr.write(f"leaderboard.py: error: {err}\n")
         return 2

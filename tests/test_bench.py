@@ -19,8 +19,8 @@ from modecollapse.cli import main
 from modecollapse.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--steps", "200", "--batch-size", "32", "--g-width", "16", "--d-width", "16", "--g-depth", "1", "--d-depth", "1",
-        "--latent-dim", "2", "--eval-every", "50", "--eval-samples", "200", "--checkpoint-every", "50"]
+TINY = ["--steps", "160", "--batch-size", "32", "--g-width", "16", "--d-width", "16", "--g-depth", "1", "--d-depth", "1",
+        "--latent-dim", "2", "--eval-every", "40", "--eval-samples", "200", "--checkpoint-every", "40"]
 
 
 def tiny_suite(path: Path, methods: str, seeds: int = 2) -> Path:

@@ -56,7 +56,7 @@ name = "pack"
 options = ["--pack", "m=4"]
 """)
     cmd = [sys.executable, str(ROOT / "benchmarks" / "leaderboard.py"), "--suite", str(suite), "--seeds", "1",
-           "--workers", "1", "--out", str(tmp_path / "runs"), "--results", str(tmp_path / "res")]
+           "--workers", "1", "--out", str(tmp_path / "runs"), "--results", str(tmp_path / "res"), "--no-report"]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     payload = json.loads((tmp_path / "res" / "leaderboard-two.json").read_text())
