@@ -142,11 +142,12 @@ def _scatter(runs: list[RunResult], methods: list[str]) -> str | None:
     if not done:
         return None
     fig, ax = plt.subplots(figsize=(5.6, 4.0), dpi=90)
+    palette = plt.cm.tab10 if len(methods) <= 10 else plt.cm.tab20
     for i, m in enumerate(methods):
         pts = [r for r in done if r.method == m]
         if pts:
             ax.scatter([r.summary["modes"] for r in pts], [r.summary["hq_fraction"] for r in pts], s=28,
-                       color=plt.cm.tab20(i % 20), label=m, alpha=0.85, edgecolor="black", linewidth=0.3)
+                       color=palette(i % palette.N), label=m, alpha=0.85, edgecolor="black", linewidth=0.3)
     num = max(r.summary.get("num_modes", 0) for r in done)
     if num:
         ax.set_xlim(-0.03 * num, num * 1.05)
