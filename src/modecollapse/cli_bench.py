@@ -20,7 +20,6 @@ def add_parser(sub) -> None:
         "from their checkpoint and retries failed ones.",
         epilog="A suite is a TOML (or YAML) file; see src/modecollapse/suites/quick.toml. "
         "Exit codes: 0 every run finished, 1 some run failed, 2 bad input.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--suite", required=True, metavar="NAME|FILE",
                    help=f"a built-in suite ({', '.join(builtin_suites())}) or a suite file")
