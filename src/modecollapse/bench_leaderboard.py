@@ -112,7 +112,7 @@ def _mark_against(rows: list[dict[str, Any]], groups: dict, baseline: str) -> No
         marks = {}
         for key, higher, _ in HEADLINE:
             a, b = vals(base, key), vals(own, key)
-            if a and b:
+            if len(a) >= 2 and len(b) >= 2:  # one seed has no standard error to judge a difference by
                 marks[key] = versus(a, b, higher)
         row["vs_baseline"] = marks
 
