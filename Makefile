@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
-# The main job: the same 2D ring trained twice, once as a plain GAN that collapses and once
-# with the recommended settings that keep every mode; prints both summaries.
+# The main job: the quick suite - the plain GAN against R1, spectral norm on D, packing and
+# --preset best on ring and grid, 2 seeds (src/modecollapse/suites/quick.toml); prints the
+# leaderboard and the path of runs/quick/report.html. Run again, it reuses the finished runs.
 run: $(STAMP)
-	$(VENV)/bin/modecollapse train --data ring --preset vanilla --seed 1 --out runs/ring-vanilla --overwrite
-	$(VENV)/bin/modecollapse train --data ring --preset recommended --seed 1 --out runs/ring-recommended --overwrite
+	$(VENV)/bin/modecollapse bench --suite quick --out runs/quick
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -8,13 +8,13 @@ from __future__ import annotations
 import os
 import sys
 
-from . import cli_experiment, cli_measure, cli_train
+from . import cli_bench, cli_experiment, cli_measure, cli_train
 from .cli_common import EXIT_USAGE, Parser, check_threads  # noqa: F401  (check_threads: older imports)
 from .errors import ConfigError
 
 
 def _subcommands():
-    return [cli_train, cli_measure, cli_experiment]
+    return [cli_train, cli_measure, cli_experiment, cli_bench]
 
 
 def build_parser() -> Parser:
