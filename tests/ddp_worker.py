@@ -7,7 +7,7 @@ import torch
 import torch.distributed as dist
 
 from modecollapse import TechniqueSpec, TrainConfig, train
-from modecollapse.distributed import DDPStrategy
+from modecollapse.distributed import DDPStrategy, _leave_together
 
 CFG = TrainConfig(data="ring", g_width=16, d_width=16, g_depth=1, d_depth=1, batch_size=16, eval_every=8,
                   eval_samples=100, checkpoint_every=8, steps=24, seed=2,
@@ -21,4 +21,4 @@ if __name__ == "__main__":
         train(CFG, full, strategy=DDPStrategy(full), progress=False)
         train(CFG, part, strategy=DDPStrategy(part), progress=False, stop_after=13)
     finally:
-        dist.destroy_process_group()
+        _leave_together()
