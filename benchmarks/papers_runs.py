@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "src" / "modecollapse" / "suites" / "papers.toml"
 RESULTS = ROOT / "benchmarks" / "results"
 METRICS = (("modes", True, 1), ("hq_fraction", True, 3), ("reverse_kl", False, 3))
+SHORT = {"modes": "modes", "hq_fraction": "hq", "reverse_kl": "rkl"}
 
 
 def safe_label(label: str) -> str:
@@ -143,12 +144,13 @@ def _gain(plain: list[dict], other: list[dict]) -> str:
     """Technique minus plain per metric, marked * (better) / † (worse) by 2 combined s.e."""
     if not plain or not other:
         return "n/a"
+    screened = len(plain) >= 2 and len(other) >= 2  # one seed has no standard error to screen with
     parts = []
     for key, higher, digits in METRICS:
         a, b = [r[key] for r in plain], [r[key] for r in other]
-        mark = {1: "\\*", -1: "†", 0: ""}[versus(a, b, higher)]
-        parts.append(f"{key.split('_')[0]} {mean_se(b)[0] - mean_se(a)[0]:+.{digits}f}{mark}")
-    return ", ".join(parts)
+        mark = {1: "\\*", -1: "†", 0: ""}[versus(a, b, higher)] if screened else ""
+        parts.append(f"{SHORT[key]} {mean_se(b)[0] - mean_se(a)[0]:+.{digits}f}{mark}")
+    return ", ".join(parts) + ("" if screened else " (one seed: not screened)")
 
 
 def _published(p: dict[str, Any]) -> str:
