@@ -243,3 +243,25 @@ def test_a_yaml_suite_means_the_same_as_toml(tmp_path):
     a, b = expand(load_suite(str(tmp_path / "s.yaml"))), expand(load_suite(str(tmp_path / "s.toml")))
     assert [r.config for r in a] == [r.config for r in b]
     assert a[0].config.data_args == {"modes": 4} and a[0].config.steps == 100
+
+
+def test_a_run_written_before_the_evaluators_field_still_counts_as_done(local_sweep):
+    """config.json files from before a field was added (here: the always-on "modes" evaluator,
+    spelled out since the evaluator refactor) resolve to today's config, so bench skips the
+    run instead of training it again over its results (which it once did)."""
+    from modecollapse.bench import run_state
+
+    suite, out, _ = local_sweep
+    spec = [s for s in expand(suite) if s.method == "plain" and s.seed == 0][0]
+    run_dir = out / spec.path
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["evaluators"] == [{"name": "modes", "params": {}}]
+    old = {k: v for k, v in saved.items() if k != "evaluators"}
+    (run_dir / "config.json").write_text(json.dumps(old))
+    try:
+        assert run_state(run_dir, resolved_config(spec.config)) == "done"
+        other = dict(old, lr_g=old["lr_g"] * 2)  # a real difference still counts as another run
+        (run_dir / "config.json").write_text(json.dumps(other))
+        assert run_state(run_dir, resolved_config(spec.config)) != "done"
+    finally:
+        (run_dir / "config.json").write_text(json.dumps(saved, indent=2))

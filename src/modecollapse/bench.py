@@ -67,9 +67,10 @@ def resolved_config(cfg: TrainConfig) -> dict[str, Any]:
 
 def _saved_config(run_dir: Path) -> dict[str, Any] | None:
     try:
-        # through TrainConfig's own loader: a file written before a new (defaulted) field
-        # existed compares equal to today's config with that default
-        return json.loads(json.dumps(TrainConfig.load(run_dir / "config.json").to_dict()))
+        # through TrainConfig's own loader and the trainer's resolution, as the new run's
+        # config goes: a file written before a defaulted field existed (or before the
+        # always-on "modes" evaluator was spelled out) compares equal to today's config
+        return resolved_config(TrainConfig.load(run_dir / "config.json"))
     except ConfigError:
         return None
 

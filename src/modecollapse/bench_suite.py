@@ -53,6 +53,7 @@ class Dataset:
     args: dict[str, Any] = field(default_factory=dict)
     options: tuple[str, ...] = ()
     methods: tuple[str, ...] | None = None
+    gpu: bool = False  # too slow without a GPU: run only when named in --datasets
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,17 @@ class Suite:
             if name not in known:
                 raise ConfigError(f"--only: suite {self.name!r} has no method {name!r}; its methods are: {', '.join(known)}.")
         return dataclasses.replace(self, methods=tuple(m for m in self.methods if m.name in names))
+
+    def only_datasets(self, names: list[str] | None) -> "Suite":
+        """The suite restricted to the datasets ``names`` (``--datasets``); without names, the
+        datasets not marked ``gpu = true``."""
+        if names is None:
+            return dataclasses.replace(self, datasets=tuple(d for d in self.datasets if not d.gpu))
+        known = [d.name for d in self.datasets]
+        for name in names:
+            if name not in known:
+                raise ConfigError(f"--datasets: suite {self.name!r} has no dataset {name!r}; its datasets are: {', '.join(known)}.")
+        return dataclasses.replace(self, datasets=tuple(d for d in self.datasets if d.name in names))
 
 
 @dataclass(frozen=True)
@@ -204,7 +216,9 @@ def parse_suite(raw: Any, source: str = "") -> Suite:
     defaults = _check_keys(top.get("defaults", {}), {"options"}, f"{where} [defaults]")
     datasets = []
     for i, d in enumerate(top.get("datasets") or []):
-        d = _check_keys(d, {"name", "data", "args", "options", "methods"}, f"{where} datasets[{i}]")
+        # cite, per_run and deviations document a protocol; bench reads no more from them
+        d = _check_keys(d, {"name", "data", "args", "options", "methods", "gpu", "cite", "per_run", "deviations"},
+                        f"{where} datasets[{i}]")
         if not isinstance(d.get("data"), str):
             raise ConfigError(f"{where} datasets[{i}] needs data = \"NAME\" (the --data benchmark).")
         label = str(d.get("name", d["data"]))
@@ -212,10 +226,11 @@ def parse_suite(raw: Any, source: str = "") -> Suite:
         if not isinstance(args, dict):
             raise ConfigError(f"{where} dataset {label!r}: args must be a table, e.g. {{ modes = 8 }}.")
         datasets.append(Dataset(label, d["data"], dict(args), _options(d.get("options"), f"dataset {label!r} options"),
-                                _labels(d.get("methods"), f"dataset {label!r} methods")))
+                                _labels(d.get("methods"), f"dataset {label!r} methods"), bool(d.get("gpu", False))))
     methods = []
     for i, m in enumerate(top.get("methods") or []):
-        m = _check_keys(m, {"name", "options", "datasets", "cite", "published"}, f"{where} methods[{i}]")
+        m = _check_keys(m, {"name", "options", "datasets", "cite", "published", "per_run", "deviations"},
+                        f"{where} methods[{i}]")
         if not isinstance(m.get("name"), str) or not m["name"]:
             raise ConfigError(f"{where} methods[{i}] needs name = \"...\".")
         published = m.get("published", {})

@@ -26,6 +26,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seeds", type=int, default=None, metavar="N", help="seeds 0..N-1 (default: the suite's)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="bench directory (created; reused on re-runs)")
     p.add_argument("--only", default="", metavar="A,B", help="run only these methods (comma-separated labels)")
+    p.add_argument("--datasets", default="", metavar="A,B",
+                   help="run only these datasets (labels); datasets a suite marks gpu = true run only when named here")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local: a process pool on this machine (default); ray: Ray tasks")
     p.add_argument("--workers", type=int, default=None, metavar="N",
@@ -66,6 +68,7 @@ def run_bench(args: argparse.Namespace) -> int:
     only = [m.strip() for m in args.only.split(",") if m.strip()] or None
     if only:
         suite.only(only)
+    suite = suite.only_datasets([d.strip() for d in args.datasets.split(",") if d.strip()] or None)
     if args.list:
         for spec in expand(suite, args.seeds):
             if not only or spec.method in only:
