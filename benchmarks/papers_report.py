@@ -1,89 +1,36 @@
-"""Runs the ``papers`` suite's missing runs, one after another, until `modecollapse bench` can.
+"""The `papers` suite's tables: each technique against the plain GAN on its own paper's protocol.
 
-A stop-gap for issue 15, to be replaced by ``modecollapse bench --suite papers``: it reads
-``src/modecollapse/suites/papers.toml`` and trains every (dataset, method, seed) in the
-layout bench uses, ``OUT/<dataset>/<method label, filesystem-safe>/seed-<seed>/``, each a
-normal ``modecollapse train`` run directory. A run whose ``summary.json`` says ``ok`` and
-whose ``config.json`` equals the resolved config (``train --dry-run``) is skipped, so the
-sweep continues where it stopped; an unfinished one of the same config continues from its
-checkpoint (``train --resume``), any other is trained again from scratch.
-Entries marked ``gpu = true`` are skipped unless ``--gpu`` is given. Sequential, one thread
-per run (the 2-core budget). Each finished run's wall and CPU time (user + system of the
-child process; a resumed run adds a segment) is appended to ``OUT/times.jsonl``.
+``modecollapse bench --suite papers --out OUT`` trains the runs (restartable; protocols marked
+``gpu = true`` only when named with ``--datasets``); this script reads them from bench's
+layout, ``OUT/<dataset>/<method, filesystem-safe>/seed-<seed>/``, and writes
+``benchmarks/results/papers.md`` and ``papers.json``: per protocol, plain GAN and technique,
+mean ± standard error over the seeds that finished, per-run wall time (and CPU time where an
+``OUT/times.jsonl`` recorded it), the published numbers, and the technique's gain over plain
+marked as the leaderboard marks it: better or worse by more than two combined standard
+errors (``aggregate.versus``). Unfinished runs are listed with their last evaluation.
 
-    PYTHONPATH=src python benchmarks/papers_runs.py --out /work/papers-runs
-    PYTHONPATH=src python benchmarks/papers_runs.py --out /work/papers-runs --only ring-metz --seeds 5
-    PYTHONPATH=src python benchmarks/papers_runs.py --out /work/papers-runs --report   # tables only
-
-``--report`` trains nothing: it reads the finished runs and writes
-``benchmarks/results/papers.md`` and ``papers.json`` (per protocol: plain GAN and technique,
-mean ± standard error over the seeds that finished, per-run wall and CPU time, the published
-numbers, and the technique's gain over plain marked as the leaderboard marks it: better or
-worse by more than two combined standard errors, ``aggregate.versus``).
+    modecollapse bench --suite papers --out runs/papers --datasets ring-metz
+    PYTHONPATH=src python benchmarks/papers_report.py --out runs/papers
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import resource
-import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from modecollapse.aggregate import mean_se, versus  # noqa: E402
+from modecollapse.bench_suite import safe_name  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "src" / "modecollapse" / "suites" / "papers.toml"
 RESULTS = ROOT / "benchmarks" / "results"
 METRICS = (("modes", True, 1), ("hq_fraction", True, 3), ("reverse_kl", False, 3))
 SHORT = {"modes": "modes", "hq_fraction": "hq", "reverse_kl": "rkl"}
-
-
-def safe_label(label: str) -> str:
-    """The method label as one path component: every run of other characters becomes '-'."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-")
-
-
-def train_argv(suite: dict[str, Any], dataset: dict[str, Any], method: dict[str, Any], seed: int, out: Path) -> list[str]:
-    args = [*suite.get("defaults", {}).get("options", []), *dataset.get("options", []), *method["options"],
-            "--data", dataset["data"]]
-    for key, value in dataset.get("args", {}).items():
-        args += ["--data-arg", f"{key}={value}"]
-    return args + ["--seed", str(seed), "--out", str(out)]
-
-
-def planned(suite: dict[str, Any], seeds: int, only: set[str], gpu: bool,
-            methods_only: set[str] = frozenset()) -> Iterator[tuple[dict, dict, int]]:
-    """Dataset by dataset in file order; within one, seed by seed, every method of that seed."""
-    for dataset in suite["datasets"]:
-        if (only and dataset["name"] not in only) or (dataset.get("gpu", False) and not gpu):
-            continue
-        methods = [m for m in suite["methods"] if dataset["name"] in m["datasets"]
-                   and (not methods_only or m["name"] in methods_only)]
-        for seed in range(seeds):
-            for method in methods:
-                yield dataset, method, seed
-
-
-def resolved_config(python: str, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run([python, "-m", "modecollapse", "train", *argv, "--dry-run"], env=env,
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout)
-
-
-def finished(run_dir: Path, config: dict[str, Any]) -> bool:
-    try:
-        summary = json.loads((run_dir / "summary.json").read_text())
-        return summary.get("status") == "ok" and json.loads((run_dir / "config.json").read_text()) == config
-    except (OSError, ValueError):
-        return False
 
 
 def load_times(out: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
@@ -109,7 +56,7 @@ def collect(suite: dict[str, Any], out: Path, seeds: int) -> list[dict[str, Any]
         for method in (m for m in suite["methods"] if dataset["name"] in m["datasets"]):
             runs, unfinished = [], []
             for seed in range(seeds):
-                run_dir = out / dataset["name"] / safe_label(method["name"]) / f"seed-{seed}"
+                run_dir = out / dataset["name"] / safe_name(method["name"]) / f"seed-{seed}"
                 try:
                     history = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
                     summary = json.loads((run_dir / "summary.json").read_text())
@@ -163,8 +110,9 @@ def _published(p: dict[str, Any]) -> str:
 def write_report(suite: dict[str, Any], out: Path, seeds: int) -> None:
     rows = collect(suite, out, seeds)
     lines = ["# The `papers` suite: each technique on its own paper's protocol", "",
-             "Generated by `PYTHONPATH=src python benchmarks/papers_runs.py --out OUT --report` from the runs",
-             "under OUT (`src/modecollapse/suites/papers.toml` holds every protocol with its source).",
+             "Generated by `PYTHONPATH=src python benchmarks/papers_report.py --out OUT` from the runs",
+             "that `modecollapse bench --suite papers --out OUT` made (`src/modecollapse/suites/papers.toml` holds",
+             "every protocol with its source).",
              "Mean ± standard error over the seeds that finished (n); `\\*` marks a metric better than the",
              "plain GAN's on the same protocol by more than two combined standard errors, `†` one worse by",
              "as much (the leaderboard's screen, not a significance test). Times are per run, on a 2-core",
@@ -209,60 +157,14 @@ def write_report(suite: dict[str, Any], out: Path, seeds: int) -> None:
     print(f"wrote {RESULTS / 'papers.md'} and papers.json")
 
 
-def resumable(run_dir: Path, config: dict[str, Any]) -> bool:
-    """An interrupted run of the same config, with a checkpoint to continue from."""
-    try:
-        return (run_dir / "checkpoint.pt").is_file() and json.loads((run_dir / "config.json").read_text()) == config
-    except (OSError, ValueError):
-        return False
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="root of the run layout")
+    parser.add_argument("--out", type=Path, required=True, help="the bench directory of the papers suite")
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: the suite's)")
-    parser.add_argument("--only", default="", help="comma-separated dataset names")
-    parser.add_argument("--methods", default="", help="comma-separated method labels (default: all)")
-    parser.add_argument("--gpu", action="store_true", help="also run entries marked gpu = true")
     parser.add_argument("--suite", type=Path, default=SUITE)
-    parser.add_argument("--report", action="store_true", help="write benchmarks/results/papers.{md,json}; train nothing")
     args = parser.parse_args()
     suite = tomllib.loads(args.suite.read_text())
-    seeds = args.seeds if args.seeds is not None else int(suite.get("seeds", 5))
-    if args.report:
-        write_report(suite, args.out, seeds)
-        return 0
-    only = {s for s in args.only.split(",") if s}
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    python = sys.executable
-    methods_only = {s for s in args.methods.split(",") if s}
-    for dataset, method, seed in planned(suite, seeds, only, args.gpu, methods_only):
-        run_dir = args.out / dataset["name"] / safe_label(method["name"]) / f"seed-{seed}"
-        argv = train_argv(suite, dataset, method, seed, run_dir)
-        config = resolved_config(python, argv, env)
-        if finished(run_dir, config):
-            continue
-        resume = resumable(run_dir, config)
-        print(f"[{time.strftime('%H:%M:%S')}] {dataset['name']} {method['name']} seed {seed}"
-              + (" (resumed from its checkpoint)" if resume else ""), flush=True)
-        command = (["--resume", str(run_dir), "--threads", "1"] if resume else [*argv, "--overwrite"])
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        done = subprocess.run([python, "-m", "modecollapse", "train", *command, "--json", "--quiet"],
-                              env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        record = {"dataset": dataset["name"], "method": method["name"], "seed": seed, "rc": done.returncode,
-                  "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "resumed": resume, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        if done.returncode not in (0, 1):
-            record["stderr"] = done.stderr.strip().splitlines()[-1:] if done.stderr.strip() else []
-        args.out.mkdir(parents=True, exist_ok=True)
-        with open(args.out / "times.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
-        print(f"    rc {done.returncode}, {wall:.0f} s wall, {cpu:.0f} s cpu: {done.stdout.strip()[:300]}", flush=True)
-        if done.returncode == 130:
-            return 130
+    write_report(suite, args.out, args.seeds if args.seeds is not None else int(suite.get("seeds", 5)))
     return 0
 
 
