@@ -344,7 +344,6 @@ def signal_separation(results: list[dict[str, Any]], which: str) -> dict[str, di
 
 
 def report(results: list[dict[str, Any]], dest: Path) -> None:
-    rows = []
     by_data: dict[str, list] = {}
     for r in results:
         by_data.setdefault(r["data"], []).append(r)

@@ -1,5 +1,4 @@
 """The shared runner behind `diagnose` and `scenario`: options from Params, atomic output."""
-import dataclasses
 import json
 from dataclasses import dataclass, field
 

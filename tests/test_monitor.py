@@ -174,7 +174,6 @@ def test_check_interval_callbacks_log_and_early_stop(ring, tmp_path):
 
 def test_known_modes_and_bad_input(ring):
     ds, real = ring
-    gen = torch.Generator().manual_seed(4)
     m = CollapseMonitor(real=real, modes=ds.centers)
     assert m.reference.bins == 8
     reports = stream(m, ds, after=lambda c: [0, 1])

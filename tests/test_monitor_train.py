@@ -5,7 +5,6 @@ import json
 import pytest
 import torch
 
-from modecollapse import TrainConfig
 from modecollapse.config import TechniqueSpec
 from modecollapse.monitor.lab import LabMonitor
 from modecollapse.train import train

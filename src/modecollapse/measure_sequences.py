@@ -180,7 +180,6 @@ def sequence_epilog() -> str:
 def run_sequences(args, params) -> int:
     """``modecollapse measure`` when ``--fake`` holds sequences; ``params``: the MeasureParams
     the embedding metrics use."""
-    import json
     import sys
 
     from .measure import Inputs, measure

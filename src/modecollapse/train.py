@@ -24,7 +24,7 @@ from torch import nn
 
 from . import rundir
 from .config import TechniqueSpec, TrainConfig
-from .data import Benchmark, build_dataset, dataset_params
+from .data import Benchmark, dataset_params
 from .errors import ConfigError, TrainingDiverged
 from .evaluators import ALWAYS, EVALUATORS, EvalContext, Evaluator, RollBack, StopTraining
 from .losses import LOSSES, AdversarialLoss

@@ -36,7 +36,7 @@ from ..experiments import Experiment, register_diagnostic
 from ..losses import LOSSES
 from ..metrics.modes import mode_stats
 from ..techniques.penalties import penalty
-from ._common import TechniqueSpec, TrainConfig, g_loss_on, plt, quantile_normal, save, train_gan
+from ._common import TrainConfig, g_loss_on, plt, quantile_normal, save, train_gan
 
 VARIANTS = ("plain", "r1", "instance-noise", "wgan-gp")
 METHODS = ("simultaneous", "alternating")
