@@ -65,19 +65,23 @@ def resolved_config(cfg: TrainConfig) -> dict[str, Any]:
     return json.loads(json.dumps(resolve(cfg)[0].to_dict()))
 
 
-def _saved_config(run_dir: Path) -> dict[str, Any] | None:
+def _matches_saved(run_dir: Path, resolved: dict[str, Any]) -> bool:
+    """Whether ``run_dir/config.json`` holds the run whose resolved config is ``resolved``."""
     try:
-        # through TrainConfig's own loader and the trainer's resolution, as the new run's
-        # config goes: a file written before a defaulted field existed (or before the
-        # always-on "modes" evaluator was spelled out) compares equal to today's config
-        return resolved_config(TrainConfig.load(run_dir / "config.json"))
+        saved = TrainConfig.load(run_dir / "config.json")
+        if json.loads(json.dumps(saved.to_dict())) == resolved:
+            return True
+        # A file written before a defaulted field existed (or before the always-on "modes"
+        # evaluator was spelled out) goes through the trainer's resolution, as the new run's
+        # config did; only then, since resolving builds the dataset.
+        return resolved_config(saved) == resolved
     except ConfigError:
-        return None
+        return False
 
 
 def run_state(run_dir: Path, resolved: dict[str, Any]) -> str:
     """``done`` (skip), ``resume`` (a checkpoint of this config) or ``new``."""
-    if _saved_config(run_dir) != resolved:
+    if not _matches_saved(run_dir, resolved):
         return "new"
     summary = read_summary(run_dir)
     if summary is not None and summary.get("status") in FINISHED:
