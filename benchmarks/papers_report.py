@@ -128,11 +128,12 @@ def write_report(suite: dict[str, Any], out: Path, seeds: int) -> None:
             lines += ["Deviations from the paper: " + " ".join(dataset["deviations"].split()), ""]
         lines += ["| method | n | modes | hq_fraction | reverse_kl | gain over plain | wall / CPU per run (s) | published |",
                   "|---|---|---|---|---|---|---|---|"]
-        plain = next((g["runs"] for g in group if g["method"].endswith("/plain")), [])
+        # each technique against the plain GAN of its own group ("pacgan-10k/pack4" -> "pacgan-10k/plain")
+        plains = {g["method"].split("/")[0]: g["runs"] for g in group if g["method"].endswith("/plain")}
         for g in group:
             runs = g["runs"]
             cells = [_cell([r[k] for r in runs], d) for k, _, d in METRICS]
-            gain = "" if g["method"].endswith("/plain") else _gain(plain, runs)
+            gain = "" if g["method"].endswith("/plain") else _gain(plains.get(g["method"].split("/")[0], []), runs)
             t = "not run" if not runs else (f"{mean_se([r['wall_s'] for r in runs])[0]:.0f} / "
                                             + (f"{mean_se([r['cpu_s'] for r in runs if r['cpu_s'] is not None])[0]:.0f}"
                                                if any(r["cpu_s"] is not None for r in runs) else "?"))

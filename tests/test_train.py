@@ -179,3 +179,50 @@ def test_ctrl_c_stops_at_the_end_of_the_step_and_the_resume_is_exact(tiny_cfg, t
     train(tiny_cfg, tmp_path / "r", resume=True, progress=False)
     for a, b in zip(final_weights(tmp_path / "full"), final_weights(tmp_path / "r")):
         assert_same_state(a, b)
+
+
+def test_maxout_unit_is_the_largest_of_its_pieces():
+    from modecollapse.models.mlp import Maxout
+
+    layer = Maxout(2, width=2, pieces=3)
+    with torch.no_grad():
+        # pieces of unit 0: x0, -x0, x1; of unit 1: 2*x1, 0, x0 + x1 (biases 0, except piece 4: 1)
+        layer.linear.weight.copy_(torch.tensor([[1., 0.], [-1., 0.], [0., 1.], [0., 2.], [0., 0.], [1., 1.]]))
+        layer.linear.bias.copy_(torch.tensor([0., 0., 0., 0., 1., 0.]))
+    x = torch.tensor([[3., -1.], [-2., 5.]])
+    # row 0: unit 0 = max(3, -3, -1) = 3, unit 1 = max(-2, 1, 2) = 2
+    # row 1: unit 0 = max(-2, 2, 5) = 5, unit 1 = max(10, 1, 3) = 10
+    assert torch.equal(layer(x), torch.tensor([[3., 2.], [5., 10.]]))
+
+
+def test_pacgan_networks_g_batch_norm_and_maxout_d(tiny_cfg, tmp_path):
+    """--g-norm batch puts a BatchNorm1d after each of G's hidden layers; --d-maxout k makes
+    each of D's hidden layers k-piece maxout units with no further activation; both train
+    and resume exactly (batch norm's running statistics are checkpointed)."""
+    cfg = dataclasses.replace(tiny_cfg, g_norm="batch", d_maxout=5, g_depth=2, d_depth=2, steps=6, eval_every=3,
+                              checkpoint_every=3)
+    run = build_run(cfg)
+    bns = [m for m in run.G.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(bns) == 2
+    linears = [m for m in run.D.body.modules() if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linears] == [cfg.d_width * 5] * 2
+    assert not any(isinstance(m, torch.nn.ReLU) for m in run.D.modules())
+    full = train(cfg, tmp_path / "full", progress=False)
+    part = train(cfg, tmp_path / "part", progress=False, stop_after=3)
+    assert part["status"] == "interrupted"
+    resumed = train(cfg, tmp_path / "part", resume=True, progress=False)
+    assert resumed["counts"] == full["counts"]
+    for a, b in zip(final_weights(tmp_path / "full"), final_weights(tmp_path / "part")):
+        assert_same_state(a, b)
+    assert any(k.endswith("running_mean") for k in final_weights(tmp_path / "full")[0])
+    assert json.loads((tmp_path / "full" / "config.json").read_text())["d_maxout"] == 5
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"g_norm": "group"}, "unknown --g-norm"),
+    ({"d_maxout": 1}, "--d-maxout 1"),
+    ({"d_maxout": -2}, "--d-maxout must be >= 0"),
+])
+def test_bad_network_options_are_refused(tiny_cfg, change, message):
+    with pytest.raises(ConfigError, match=message):
+        build_run(dataclasses.replace(tiny_cfg, **change))

@@ -48,6 +48,10 @@ class TrainConfig:
     activation: str = option("relu", help="hidden activation: relu, leaky_relu, tanh, elu, silu")
     d_norm: str = option("none", help="discriminator normalisation: none, batch, layer, instance, spectral "
                                       "(batch leaks batch statistics into D's verdict; spectral is --spectral-norm where=d)")
+    g_norm: str = option("none", help="generator normalisation after each hidden layer (mlp): none, batch, layer "
+                                      "(batch is PacGAN's generator; the dcgan generators always use batch)")
+    d_maxout: int = option(0, help="maxout pieces per hidden unit of the mlp discriminator: 0 for linear + --activation, "
+                                   "k >= 2 for the max of k linear pieces (PacGAN's discriminator uses 5)")
     # optimisation
     steps: int = option(5000, help="generator steps (on --resume: a larger number extends the run)", resume=True)
     batch_size: int = option(256, help="samples per batch (a large batch is itself a technique)")
@@ -83,7 +87,7 @@ class TrainConfig:
         for key, value in positive.items():
             if not value > 0:
                 raise ConfigError(f"--{key.replace('_', '-')} must be positive, got {value}.")
-        for key, value in {"g_depth": self.g_depth, "d_depth": self.d_depth}.items():
+        for key, value in {"g_depth": self.g_depth, "d_depth": self.d_depth, "d_maxout": self.d_maxout}.items():
             if value < 0:
                 raise ConfigError(f"--{key.replace('_', '-')} must be >= 0, got {value}.")
         for key, value in {"beta1": self.beta1, "beta2": self.beta2}.items():

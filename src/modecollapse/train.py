@@ -136,12 +136,19 @@ def resolve(cfg: TrainConfig) -> tuple[TrainConfig, Benchmark, AdversarialLoss, 
 
 
 def check_model_names(cfg: TrainConfig) -> None:
-    """--activation and --d-norm name something the models build (checked before any run)."""
+    """--activation, --d-norm, --g-norm and --d-maxout name something the models build
+    (checked before any run; ``cfg.arch`` is resolved)."""
     activations, norms = typing.get_args(Activation), typing.get_args(Norm) + ("spectral",)
     if cfg.activation not in activations:
         raise ConfigError(f"unknown --activation {cfg.activation!r}; choose one of: {', '.join(activations)}.")
     if cfg.d_norm not in norms:
         raise ConfigError(f"unknown --d-norm {cfg.d_norm!r}; choose one of: {', '.join(norms)}.")
+    if cfg.g_norm not in ("none", "batch", "layer"):
+        raise ConfigError(f"unknown --g-norm {cfg.g_norm!r}; choose one of: none, batch, layer.")
+    if cfg.d_maxout == 1:
+        raise ConfigError("--d-maxout 1 is a linear layer with no non-linearity; give 0 (off) or at least 2 pieces.")
+    if cfg.arch != "mlp" and (cfg.g_norm != "none" or cfg.d_maxout):
+        raise ConfigError(f"--g-norm and --d-maxout shape the mlp architecture; --arch {cfg.arch} has its own layers.")
 
 
 def resolve_evaluators(cfg: TrainConfig) -> list[Evaluator]:

@@ -33,7 +33,8 @@ def make_activation(name: str) -> nn.Module:
 
 
 def make_norm(name: str, width: int) -> nn.Module | None:
-    """Normalisation after a hidden layer of the discriminator.
+    """Normalisation after a hidden layer (of the discriminator, or of the generator with
+    ``--g-norm``).
 
     ``batch`` mixes statistics across the batch, so the discriminator's verdict on one sample
     depends on the others (the BatchNorm "leak" the seed articles warn about); ``layer`` and
@@ -51,15 +52,32 @@ def make_norm(name: str, width: int) -> nn.Module | None:
     raise ConfigError(f"unknown discriminator normalisation {name!r}; choose one of: none, batch, layer, instance, spectral.")
 
 
-def _mlp(in_dim: int, width: int, depth: int, activation: str, norm: str = "none") -> nn.Sequential:
+class Maxout(nn.Module):
+    """``width`` maxout units (Goodfellow et al. 2013): each is the largest of ``pieces``
+    affine functions of the input, so the layer is its own non-linearity."""
+
+    def __init__(self, in_dim: int, width: int, pieces: int) -> None:
+        super().__init__()
+        self.width, self.pieces = width, pieces
+        self.linear = nn.Linear(in_dim, width * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # unit j takes outputs j*pieces .. j*pieces + pieces - 1 of the linear map
+        return self.linear(x).unflatten(-1, (self.width, self.pieces)).amax(-1)
+
+
+def _mlp(in_dim: int, width: int, depth: int, activation: str, norm: str = "none", maxout: int = 0) -> nn.Sequential:
+    """``depth`` hidden layers: linear, optional norm, activation; or with ``maxout`` >= 2,
+    maxout units of that many pieces (then optional norm, and no further activation)."""
     layers: list[nn.Module] = []
     dim = in_dim
     for _ in range(depth):
-        layers.append(nn.Linear(dim, width))
+        layers.append(Maxout(dim, width, maxout) if maxout else nn.Linear(dim, width))
         n = make_norm(norm, width)
         if n is not None:
             layers.append(n)
-        layers.append(make_activation(activation))
+        if not maxout:
+            layers.append(make_activation(activation))
         dim = width
     return nn.Sequential(*layers)
 
@@ -67,10 +85,10 @@ def _mlp(in_dim: int, width: int, depth: int, activation: str, norm: str = "none
 class MLPGenerator(nn.Module):
     """z (batch, latent_dim) -> x (batch, out_dim); a linear output layer."""
 
-    def __init__(self, latent_dim: int, out_dim: int, width: int, depth: int, activation: str) -> None:
+    def __init__(self, latent_dim: int, out_dim: int, width: int, depth: int, activation: str, norm: str = "none") -> None:
         super().__init__()
         self.latent_dim = latent_dim
-        self.body = _mlp(latent_dim, width, depth, activation)
+        self.body = _mlp(latent_dim, width, depth, activation, norm)
         self.out = nn.Linear(width if depth > 0 else latent_dim, out_dim)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -80,10 +98,10 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """x (batch, in_dim) -> logits (batch,). ``features(x)`` gives (batch, feature_dim)."""
 
-    def __init__(self, in_dim: int, width: int, depth: int, activation: str, norm: str) -> None:
+    def __init__(self, in_dim: int, width: int, depth: int, activation: str, norm: str, maxout: int = 0) -> None:
         super().__init__()
         self.in_dim = in_dim
-        self.body = _mlp(in_dim, width, depth, activation, norm)
+        self.body = _mlp(in_dim, width, depth, activation, norm, maxout)
         self.feature_dim = width if depth > 0 else in_dim
         self.head: nn.Module = nn.Linear(self.feature_dim, 1)
 

@@ -1,7 +1,8 @@
 """Model architectures by name (``--arch``): how a run builds its generator and discriminator.
 
 - ``mlp``: fully connected (models/mlp.py); any data, images as flat rows. Sized by
-  ``--g-width/--g-depth/--d-width/--d-depth/--activation``.
+  ``--g-width/--g-depth/--d-width/--d-depth/--activation``, with ``--g-norm`` and
+  ``--d-maxout`` for the networks of PacGAN's synthetic experiments.
 - ``dcgan``: DCGAN-style convolutions (models/dcgan.py), base width 64, for image data;
   the size of the published Stacked MNIST experiments.
 - ``dcgan-small``: the same with base width 16, sized for CPU runs.
@@ -40,8 +41,8 @@ class Arch:
 ARCHS: Registry[Arch] = Registry("architecture")
 
 ARCHS.add("mlp", Arch(
-    generator=lambda c, ds: MLPGenerator(c.latent_dim, ds.dim, c.g_width, c.g_depth, c.activation),
-    discriminator=lambda c, ds, in_dim: MLPDiscriminator(in_dim, c.d_width, c.d_depth, c.activation, c.d_norm),
+    generator=lambda c, ds: MLPGenerator(c.latent_dim, ds.dim, c.g_width, c.g_depth, c.activation, c.g_norm),
+    discriminator=lambda c, ds, in_dim: MLPDiscriminator(in_dim, c.d_width, c.d_depth, c.activation, c.d_norm, c.d_maxout),
 ))
 
 
