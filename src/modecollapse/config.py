@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .fileio import atomic_write_text
 from .registry import option
 
 
@@ -128,7 +129,8 @@ class TrainConfig:
             raise ConfigError(f"config is malformed: {err}.") from None
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        # atomic: an interrupted write never leaves a half config.json that blocks --resume
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> "TrainConfig":
