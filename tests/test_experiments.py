@@ -85,3 +85,18 @@ def test_cli_list_and_missing_name(command, capsys):
     assert main([command, "--list"]) == 0
     assert main([command]) == 2
     assert "--list" in capsys.readouterr().err
+
+
+def test_an_experiment_that_runs_on_the_cpu_refuses_a_device_instead_of_ignoring_it(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="runs on the CPU only.*drop --device cuda"):
+        run_experiment(_registry(), "squares", tmp_path / "r", device="cuda", progress=False)
+    assert list(tmp_path.iterdir()) == []
+    assert main(["diagnose", "precision-recall", "--device", "cuda:0", "--out", str(tmp_path / "d")]) == 2
+    assert "diagnostic precision-recall runs on the CPU only" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+    # the scenarios that put their work on the device still accept it (and say when CUDA is missing)
+    from modecollapse.experiments import SCENARIOS, load_all
+
+    load_all()
+    assert sorted(n for n, c in SCENARIOS.items() if c.uses_device) == [
+        "diffusion-memorisation", "model-collapse", "self-supervised", "vae"]

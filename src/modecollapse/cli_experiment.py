@@ -49,7 +49,8 @@ def _add_experiment(names, command: str, name: str, cls: type[Experiment]) -> No
                    help=f"output directory (default runs/{command}-{name})")
     e.add_argument("--json", action="store_true", help="print result.json on stdout instead of the summary")
     e.add_argument("--seed", type=int, default=0, help="random seed (default 0): the same seed gives the same numbers on CPU")
-    e.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    e.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)" if cls.uses_device else
+                   f"cpu only: {name} is too small to gain from a GPU and refuses cuda")
     e.add_argument("--overwrite", action="store_true", help="replace --out if it already holds results")
     e.add_argument("--no-progress", action="store_true", help="hide progress bars")
     params = e.add_argument_group(f"{name} parameters")

@@ -71,6 +71,9 @@ class Experiment:
     #: one line for ``--list``
     summary: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
+    #: whether :meth:`run` puts its work on ``ctx.device``; the others run on the CPU and
+    #: refuse ``--device cuda`` rather than ignore it
+    uses_device: ClassVar[bool] = False
 
     def run(self, p: Any, ctx: Context) -> dict[str, Any]:
         """Runs the experiment with parameters ``p``, saves PNGs under ``ctx.out`` and returns
@@ -146,6 +149,9 @@ def run_experiment(
     p = params_from_dict(cls.Params, dict(params or {}), f"{registry.kind} {name!r}")
     out = Path(out)
     _check_out(out, overwrite)
+    if device != "cpu" and not cls.uses_device:
+        raise ConfigError(f"{registry.kind} {name} runs on the CPU only (its problems are too small to gain from a GPU); "
+                          f"drop --device {device}.")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {device} was asked for but no CUDA device is available; use --device cpu.")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -124,6 +124,7 @@ def _schedule_points(steps: int, every: int) -> list[int]:
 @register_scenario
 class DiffusionMemorisation(Experiment):
     __doc__ = __doc__
+    uses_device = True
     name = "diffusion-memorisation"
     summary = "a small DDPM replays a tiny training set (memorisation fraction) and generalises from a larger one"
     Params = DiffusionParams

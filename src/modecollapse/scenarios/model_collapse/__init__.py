@@ -61,6 +61,7 @@ class ModelCollapse(Experiment):
     Reports variance and tail mass (Gaussian) and modes, within-mode variance and recall
     (mixture, GAN) per generation and policy."""
 
+    uses_device = True
     name = "model-collapse"
     summary = "recursive training on own samples: variance, tails and modes shrink; real data / accumulation fix it"
     Params = ModelCollapseParams

@@ -100,6 +100,7 @@ def train_ssl(model: Encoder, method: str, images: torch.Tensor, probe_images: t
 @register_scenario
 class SelfSupervised(Experiment):
     __doc__ = __doc__
+    uses_device = True
     name = "self-supervised"
     summary = "an SSL encoder collapses without a variance term (std -> 0, effective rank -> 1); VICReg keeps it spread"
     Params = SSLParams

@@ -121,6 +121,7 @@ def _mixture_setup(p: VAEParams, name: str, gen: torch.Generator):
 @register_scenario
 class VAEScenario(Experiment):
     __doc__ = __doc__
+    uses_device = True
     name = "vae"
     summary = "VAE posterior collapse (large KL weight), KL annealing, free bits, and the zero-variance limit"
     Params = VAEParams
