@@ -35,9 +35,10 @@ METRICS = (("modes", True, 1), ("modes_late_min", True, 1), ("hq_fraction", True
 SHORT = {"modes": "modes", "modes_late_min": "late min", "hq_fraction": "hq", "reverse_kl": "rkl"}
 
 
-def late_min(history: list[tuple[int, int]], steps: int) -> int:
-    """The fewest modes at an evaluation after the first half of ``steps``."""
-    return min(m for s, m in history if s > steps // 2)
+def late_range(history: list[tuple[int, int]], steps: int) -> tuple[int, int]:
+    """The fewest and the most modes at the evaluations after the first half of ``steps``."""
+    late = [m for s, m in history if s > steps // 2]
+    return min(late), max(late)
 
 
 def load_times(out: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
@@ -79,8 +80,9 @@ def collect(suite: dict[str, Any], out: Path, seeds: int) -> list[dict[str, Any]
                     continue
                 t = times.get((dataset["name"], method["name"], seed), {})
                 modes_history = [(h["step"], h["modes"]) for h in history if "modes" in h]
+                low, high = late_range(modes_history, summary["steps"])
                 runs.append({"seed": seed, **{k: summary[k] for k in ("modes", "hq_fraction", "reverse_kl")},
-                             "modes_late_min": late_min(modes_history, summary["steps"]), "steps": summary["steps"],
+                             "modes_late_min": low, "modes_late_max": high, "steps": summary["steps"],
                              "wall_s": t.get("wall_s", summary.get("wall_seconds")), "cpu_s": t.get("cpu_s"),
                              "modes_history": modes_history})
             rows.append({"dataset": dataset["name"], "method": method["name"], "cite": method.get("cite", ""),
@@ -161,8 +163,8 @@ def write_report(suite: dict[str, Any], out: Path, seeds: int) -> None:
             if g["runs"]:
                 lines += ["", f"Per seed, `{g['method']}`: " + "; ".join(
                     f"seed {r['seed']}: {r['modes']} modes, hq {r['hq_fraction']:.3f}, rkl {r['reverse_kl']:.3f}, "
-                    f"modes at the evaluations of the second half {r['modes_late_min']}"
-                    f"-{max(m for s, m in r['modes_history'] if s > r['steps'] // 2)}, {r['wall_s']:.0f} s"
+                    f"modes at the evaluations of the second half {r['modes_late_min']}-{r['modes_late_max']}, "
+                    f"{r['wall_s']:.0f} s"
                     for r in g["runs"])]
         lines.append("")
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -91,6 +91,8 @@ class TrainConfig:
         for key, value in {"g_depth": self.g_depth, "d_depth": self.d_depth, "d_maxout": self.d_maxout}.items():
             if value < 0:
                 raise ConfigError(f"--{key.replace('_', '-')} must be >= 0, got {value}.")
+        if self.d_maxout == 1:
+            raise ConfigError("--d-maxout 1 is a linear layer with no non-linearity; give 0 (off) or at least 2 pieces.")
         for key, value in {"beta1": self.beta1, "beta2": self.beta2}.items():
             if not 0 <= value < 1:
                 raise ConfigError(f"--{key} must lie in [0, 1), got {value}.")

@@ -145,8 +145,6 @@ def check_model_names(cfg: TrainConfig) -> None:
         raise ConfigError(f"unknown --d-norm {cfg.d_norm!r}; choose one of: {', '.join(norms)}.")
     if cfg.g_norm not in ("none", "batch", "layer"):
         raise ConfigError(f"unknown --g-norm {cfg.g_norm!r}; choose one of: none, batch, layer.")
-    if cfg.d_maxout == 1:
-        raise ConfigError("--d-maxout 1 is a linear layer with no non-linearity; give 0 (off) or at least 2 pieces.")
     if cfg.arch != "mlp" and (cfg.g_norm != "none" or cfg.d_maxout):
         raise ConfigError(f"--g-norm and --d-maxout shape the mlp architecture; --arch {cfg.arch} has its own layers.")
 
