@@ -99,6 +99,18 @@ def leak(run, variant: str, p: Params, gen: torch.Generator) -> dict:
             "output_std": float(ref.std())}
 
 
+def _paired_bars(ax, r: dict, left: tuple[str, str], right: tuple[str, str], ylabel: str, title: str) -> None:
+    """Two bars per variant of ``r``: the ``(key, label)`` pairs ``left`` and ``right``."""
+    names = list(r)
+    x = np.arange(len(names))
+    for off, (key, label) in ((-0.2, left), (0.2, right)):
+        ax.bar(x + off, [r[n][key] for n in names], 0.4, label=label)
+    ax.set_xticks(x, names, rotation=30, fontsize=7)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+
+
 @register_diagnostic
 class BatchNormLeak(Experiment):
     name = "batchnorm-leak"
@@ -134,12 +146,8 @@ class BatchNormLeak(Experiment):
         names = list(r)
         x = np.arange(len(names))
         ax = axes[0]
-        ax.bar(x - 0.2, [r[n]["fake_change"] for n in names], 0.4, label="fakes redrawn")
-        ax.bar(x + 0.2, [r[n]["real_change"] for n in names], 0.4, label="other reals redrawn")
-        ax.set_xticks(x, names, rotation=30, fontsize=7)
-        ax.set_ylabel("mean |change of D(x_real)| (logits)")
-        ax.set_title("D's verdict on fixed reals vs the rest of the batch", fontsize=9)
-        ax.legend(fontsize=7)
+        _paired_bars(ax, r, ("fake_change", "fakes redrawn"), ("real_change", "other reals redrawn"),
+                     "mean |change of D(x_real)| (logits)", "D's verdict on fixed reals vs the rest of the batch")
         for n, xi in zip(names, x):
             for off, key in ((-0.2, "fake_change"), (0.2, "real_change")):
                 if r[n][key] == 0:
@@ -151,13 +159,8 @@ class BatchNormLeak(Experiment):
         ax.set_ylabel("modes captured (of 8)")
         ax.set_title("mode count over training", fontsize=9)
         ax.legend(fontsize=6)
-        ax = axes[2]
-        ax.bar(x - 0.2, [r[n]["d_loss_tail_std"] for n in names], 0.4, label="D loss")
-        ax.bar(x + 0.2, [r[n]["g_loss_tail_std"] for n in names], 0.4, label="G loss")
-        ax.set_xticks(x, names, rotation=30, fontsize=7)
-        ax.set_ylabel("std of the loss, second half of training")
-        ax.set_title("loss oscillation", fontsize=9)
-        ax.legend(fontsize=7)
+        _paired_bars(axes[2], r, ("d_loss_tail_std", "D loss"), ("g_loss_tail_std", "G loss"),
+                     "std of the loss, second half of training", "loss oscillation")
         save(fig, ctx.path("batchnorm_leak.png"))
 
     def describe(self, r: dict) -> str:
