@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-from scipy.stats import chi2
 
 from ..registry import Registry
 
@@ -33,6 +32,8 @@ def hq_radius(std: float, dim: int) -> float:
     call every true sample of a 1200-dimensional mode low quality, since their distances
     concentrate at ``std * sqrt(dim)``.
     """
+    from scipy.stats import chi2  # imported here: scipy.stats costs ~1 s at start-up, and only this rule needs it
+
     return float(std * math.sqrt(chi2.ppf(_MASS_WITHIN_3_STD_2D, dim)))
 
 
