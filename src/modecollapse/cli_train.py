@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli_common import add_field_options, check_threads, field_values, plain_fields
+from .cli_common import add_field_options, check_out_dir, check_threads, field_values, plain_fields
 from .config import TechniqueSpec, TrainConfig
 from .data import DATASETS
 from .errors import ConfigError
@@ -235,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     progress = not args.quiet and sys.stderr.isatty()
     check_threads(args.threads)
+    if not args.resume:
+        check_out_dir(out)  # before the dataset is built
     summary = train(cfg, out, resume=bool(args.resume), overwrite=args.overwrite, progress=progress,
                     threads=args.threads or "auto", stop_after=args.stop_after)
     return report(summary, args, out)

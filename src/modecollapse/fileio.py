@@ -111,41 +111,45 @@ def _nearest_existing(path: Path) -> Path:
     return p
 
 
-def check_out_dir(path: Path, flag: str = "--out") -> None:
+def check_out_dir(path: Path, flag: str = "--out", *, shown: Path | None = None) -> None:
     """Refuses, in one sentence, an output folder that cannot be made: ``path`` is a file,
-    lies under a file, or its nearest existing folder is not writable. Creates nothing."""
+    lies under a file, or its nearest existing folder is not writable (tried with a
+    temporary folder, removed at once). Leaves nothing behind."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
+    shown = shown or path
+    if path.exists() and not path.is_dir() and shown == path:
         raise ConfigError(f"{flag} {path} exists and is a file, not a folder; choose another {flag}.")
     base = _nearest_existing(path)
     if not base.is_dir():
-        raise ConfigError(f"{flag} {path} lies under {base}, which is a file; choose another {flag}.")
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise ConfigError(f"{flag} {path}: {base} is not writable; choose a writable {flag}.")
+        raise ConfigError(f"{flag} {shown} lies under {base}, which is a file; choose another {flag}.")
+    try:  # a real probe: os.access says yes to root on /proc and on read-only mounts
+        os.rmdir(tempfile.mkdtemp(dir=base, prefix=".write-test-"))
+    except OSError as err:
+        raise ConfigError(f"{flag} {shown}: {base} is not writable ({err.strerror}); choose a writable {flag}.") from None
 
 
 def check_out_file(path: Path, flag: str = "--out") -> None:
     """Refuses, in one sentence, an output file that cannot be written: ``path`` is a folder,
-    lies under a file, or its folder is not writable. Creates nothing."""
+    lies under a file, or its folder is not writable. Leaves nothing behind."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{flag} {path} is a folder; give a file path, e.g. {path / 'report.html'}.")
     if path.exists() and not os.access(path, os.W_OK):
         raise ConfigError(f"{flag} {path} is not writable; choose another {flag}.")
-    check_out_dir(path.parent, flag)
+    check_out_dir(path.parent, flag, shown=path)
 
 
-def make_dir(path: Path, flag: str = "--out") -> Path:
+def make_dir(path: Path, flag: str = "--out", *, shown: Path | None = None) -> Path:
     """Creates the folder ``path`` (and its parents) with the user's umask and proves it
-    writable; any failure is one sentence naming ``flag``."""
+    writable; any failure is one sentence naming ``flag`` and ``shown`` (default ``path``)."""
     path = Path(path)
-    check_out_dir(path, flag)
+    check_out_dir(path, flag, shown=shown)
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
             pass
     except OSError as err:
-        raise ConfigError(f"cannot write to {flag} {path} ({err.strerror}); choose a writable {flag}.") from None
+        raise ConfigError(f"cannot write to {flag} {shown or path} ({err.strerror}); choose a writable {flag}.") from None
     return path
 
 
