@@ -5,7 +5,7 @@ and a seeded fuzz of corrupted run directories fed to ``train --resume``, ``benc
 
 The commands run in-process through ``modecollapse.cli.main`` (no interpreter start per
 call); a few run in subprocesses, where a traceback could only show on stderr.
-``MODECOLLAPSE_FAULT_TRIES`` (default 4) sets the kill -9 tries and ``MODECOLLAPSE_FUZZ``
+``MODECOLLAPSE_FAULT_TRIES`` (default 2) sets the kill -9 tries and ``MODECOLLAPSE_FUZZ``
 (default 200) the corrupted copies.
 """
 from __future__ import annotations
@@ -60,12 +60,6 @@ def cli(*argv: str) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-def cli_subprocess(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "modecollapse", *map(str, argv)], capture_output=True, text=True,
-                          env=env, timeout=timeout)
-
-
 def steps(run: Path) -> list[int]:
     return [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
 
@@ -82,11 +76,16 @@ def result_of(run: Path) -> dict:
             "G": {k: v.tolist() for k, v in state["G"].items()}, "step": state["step"]}
 
 
+SPAN: dict[str, float] = {}  # seconds the finished run took in this process, from its folder to its summary
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     """A finished 200-step ring run (R in the issue)."""
     run = tmp_path_factory.mktemp("faults") / "R"
+    started = time.perf_counter()
     code, err = cli("train", *QUICK, "--out", run)
+    SPAN["run"] = time.perf_counter() - started
     assert code == 0, err
     return run
 
@@ -97,14 +96,30 @@ def R(finished, tmp_path) -> Path:
     return tmp_path / "R"
 
 
+def _sweep(tmp: Path, seeds: int) -> tuple[Path, Path]:
+    (tmp / "suite.toml").write_text(SUITE)
+    code, err = cli("bench", "--suite", tmp / "suite.toml", "--out", tmp / "bench", "--seeds", seeds, "--workers", "1",
+                    "--quiet")
+    assert code == 0, err
+    return tmp / "suite.toml", tmp / "bench"
+
+
 @pytest.fixture(scope="module")
 def bench_dir(tmp_path_factory) -> tuple[Path, Path]:
     """(suite file, bench directory) of a finished two-seed sweep of the quick run."""
-    tmp = tmp_path_factory.mktemp("faults-bench")
-    (tmp / "suite.toml").write_text(SUITE)
-    code, err = cli("bench", "--suite", tmp / "suite.toml", "--out", tmp / "bench", "--workers", "1", "--quiet")
+    return _sweep(tmp_path_factory.mktemp("faults-bench"), 2)
+
+
+@pytest.fixture(scope="module")
+def one_seed_bench(bench_dir, tmp_path_factory) -> tuple[Path, Path]:
+    """The same sweep with its first seed only (seed-1 removed, bench.json and leaderboard rewritten)."""
+    suite, bench = bench_dir
+    out = tmp_path_factory.mktemp("faults-bench1") / "bench"
+    shutil.copytree(bench, out)
+    shutil.rmtree(out / "ring" / "plain" / "seed-1")
+    code, err = cli("bench", "--suite", suite, "--out", out, "--seeds", "1", "--workers", "1", "--quiet")
     assert code == 0, err
-    return tmp / "suite.toml", tmp / "bench"
+    return suite, out
 
 
 @pytest.fixture
@@ -114,6 +129,13 @@ def B(bench_dir, tmp_path) -> tuple[Path, Path]:
     return suite, tmp_path / "bench"
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
 def one_sentence(err: str) -> bool:
     lines = [line for line in err.splitlines() if line.strip() and not line.startswith("modecollapse: note:")]
     return len(lines) == 1 and "Traceback" not in err
@@ -121,17 +143,18 @@ def one_sentence(err: str) -> bool:
 
 # -- 1. two writers ------------------------------------------------------------------------------
 def test_two_resumes_at_once_one_refused_naming_the_holder(R):
-    """Issue 21 #1: two ``--resume`` at once; one trains, the other exits 2 naming its PID."""
-    a = subprocess.Popen([sys.executable, "-m", "modecollapse", "train", "--resume", str(R), "--steps", "800",
+    """Issue 21 #1: a second ``--resume`` while one runs exits 2 naming the first's PID; the
+    run's metrics hold each step once."""
+    a = subprocess.Popen([sys.executable, "-m", "modecollapse", "train", "--resume", str(R), "--steps", "400",
                           "--quiet", "--threads", "1"], env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-                         stderr=subprocess.PIPE, text=True)
-    b = cli_subprocess("train", "--resume", R, "--steps", "800", "--quiet", "--threads", "1")
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    while a.poll() is None and f'"pid": {a.pid}' not in _read(R / LOCK_NAME):
+        time.sleep(0.005)  # until the first holds the lock (its PID is in the lock file)
+    code, err = cli("train", "--resume", R, "--steps", "400")
     a_err = a.communicate(timeout=300)[1]
-    codes = sorted([a.returncode, b.returncode])
-    assert codes == [0, 2], (a_err, b.stderr)
-    refused = a_err if a.returncode == 2 else b.stderr
-    assert one_sentence(refused) and "is in use: process " in refused
-    assert steps(R) == [50, 100, 150, 200, 250, 300, 350, 400, 450, 500, 550, 600, 650, 700, 750, 800]
+    assert a.returncode == 0, a_err
+    assert code == 2 and one_sentence(err) and f"process {a.pid} is writing" in err, err
+    assert steps(R) == list(range(50, 401, 50))
     assert not (R / LOCK_NAME).exists()  # released on exit
 
 
@@ -320,40 +343,40 @@ def test_experiment_folders_get_the_users_umask(tmp_path):
     assert json.loads((tmp_path / "d" / "result.json").read_text())["results"] == {"x": 1}
 
 
-def test_no_traceback_reaches_the_command_line(R, tmp_path):
-    """The same refusals in real processes: one line on stderr, exit 2, no traceback."""
+def test_no_traceback_reaches_the_command_line(R):
+    """A damaged run resumed in a real process: one line on stderr, exit 2, no traceback
+    (the in-process tests above catch what ``main`` lets escape; this is what a shell sees)."""
     (R / "summary.json").write_text('{"status": 3}')
     (R / "checkpoint.pt").write_bytes(b"PK\x03\x04 not a zip")
-    for argv in (["train", "--resume", R, "--steps", "250"], ["report", R, "--out", tmp_path / "r"],
-                 ["diagnose", "fid-blind-spot", "--out", "/proc/nope"]):
-        proc = cli_subprocess(*argv)
-        assert (proc.returncode in (0, 2)) and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.returncode == 2 and one_sentence(proc.stderr)
+    proc = subprocess.run([sys.executable, "-m", "modecollapse", "train", "--resume", str(R), "--steps", "250"],
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 2 and one_sentence(proc.stderr), proc.stderr
+    assert "checkpoint.pt is corrupt or unreadable" in proc.stderr
 
 
 # -- kill -9 at a random moment, then --resume -------------------------------------------------------
 def test_kill_9_at_a_random_moment_then_resume_gives_the_unbroken_run(finished, tmp_path):
-    tries = int(os.environ.get("MODECOLLAPSE_FAULT_TRIES", "4"))
+    tries = int(os.environ.get("MODECOLLAPSE_FAULT_TRIES", "2"))
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "modecollapse", "train", *QUICK]
-    # how long a run lives once it has created its folder (the part a kill can damage)
-    ref = tmp_path / "ref"
-    proc = subprocess.Popen([*command, "--out", str(ref)], env=env, stderr=subprocess.DEVNULL)
-    while not ref.exists() and proc.poll() is None:
-        time.sleep(0.002)
-    t0 = time.perf_counter()
-    proc.wait()
-    span = time.perf_counter() - t0
+    # how long a run lives once it has made its folder (what a kill can damage): first the
+    # in-process run's time, then the shortest time a killed try had already finished in
+    span = SPAN["run"]
     expected = result_of(finished)
-    assert result_of(ref) == expected
     rng = random.Random(21)
     outcomes = []
     for i in range(tries):
         run = tmp_path / f"k{i}"
-        proc = subprocess.Popen([*command, "--out", str(run)], env=env, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([*command, "--out", str(run)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
         while not run.exists() and proc.poll() is None:
             time.sleep(0.002)
-        time.sleep(rng.uniform(0, span * 1.05))
+        t0, at = time.perf_counter(), rng.uniform(0, span)
+        while time.perf_counter() - t0 < at and not (run / "summary.json").exists():
+            time.sleep(0.002)
+        if (run / "summary.json").exists():
+            span = min(span, time.perf_counter() - t0)
         proc.kill()
         proc.wait()
         state = ("summary" if (run / "summary.json").exists() else "checkpoint" if (run / "checkpoint.pt").exists()
@@ -436,8 +459,8 @@ def _whole(path: Path) -> bool:
     return True
 
 
-def test_fuzz_corrupted_directories_never_give_a_traceback(bench_dir, tmp_path):
-    suite, clean = bench_dir
+def test_fuzz_corrupted_directories_never_give_a_traceback(one_seed_bench, tmp_path):
+    suite, clean = one_seed_bench
     n = int(os.environ.get("MODECOLLAPSE_FUZZ", "200"))
     rng = random.Random(2021)
     codes: dict[str, list[int]] = {"train": [], "bench": [], "report": []}
@@ -447,8 +470,10 @@ def test_fuzz_corrupted_directories_never_give_a_traceback(bench_dir, tmp_path):
         what = corrupt(base, rng)
         command = rng.choice(["train", "bench", "report"])
         run = base / "ring" / "plain" / "seed-0"
-        argv = {"train": ["train", "--resume", run, "--quiet", "--threads", "1"],
-                "bench": ["bench", "--suite", suite, "--out", base, "--workers", "1", "--quiet", "--no-report"],
+        more = [] if rng.random() < 0.8 else ["--steps", "210"]  # complete it, or now and then extend it
+        argv = {"train": ["train", "--resume", run, "--quiet", "--threads", "1", *more],
+                "bench": ["bench", "--suite", suite, "--out", base, "--seeds", "1", "--workers", "1", "--quiet",
+                          "--no-report"],
                 "report": ["report", base, "--out", base / "report.html"]}[command]
         before = _snapshot(base)
         code, err = cli(*argv)

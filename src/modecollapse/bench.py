@@ -400,7 +400,12 @@ def _run_ray(jobs: list[Job], opts: BenchOptions, on_result: Callable[[dict[str,
                 result = ray.get(ready[0])
             except Exception as err:  # noqa: BLE001 - a lost worker or node: record it, go on
                 result = {"status": "failed", "error_record": error_record(err), "files": {}}
-            _write_returned_files(job.run_dir, result["files"])
+            try:
+                make_dir(job.run_dir)
+                with DirLock(job.run_dir):  # the driver writes the run's files: it is their writer now
+                    _write_returned_files(job.run_dir, result["files"])
+            except ConfigError as err:  # e.g. a `train --resume` holds the run: its files stay its own
+                result = {"status": "failed", "error_record": error_record(err), "files": {}}
             if result["status"] == "failed":
                 rec = result["error_record"]
                 atomic_write_text(job.run_dir / ERROR_FILE, json.dumps(rec, indent=1) + "\n")
