@@ -101,7 +101,7 @@ def test_read_only_out(capsys, tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o500)
     code, _, err = run_cli(capsys, "train", *TINY, "--out", str(ro / "run"))
-    assert code == 2 and "is not writable" in err
+    assert code == 2 and "cannot create files in" in err
 
 
 def test_corrupt_checkpoint_on_resume(capsys, tmp_path):

@@ -304,13 +304,13 @@ def test_report_on_garbage_and_bad_out_paths_are_one_sentence(B, tmp_path):
         (["report", garbage, "--out", tmp_path / "r.html"], "has no 'runs'"),
         (["report", tmp_path / "file", "--out", tmp_path / "r.html"], "is not a directory"),
         (["report", bench, "--out", tmp_path], "is a folder"),
-        (["report", bench, "--out", "/proc/nope/r.html"], "is not writable"),
+        (["report", bench, "--out", "/proc/nope/r.html"], "cannot create files in /proc"),
         (["report", bench, "--out", tmp_path / "file" / "r.html"], "which is a file"),
-        (["diagnose", "fid-blind-spot", "--out", "/proc/nope"], "is not writable"),
+        (["diagnose", "fid-blind-spot", "--out", "/proc/nope"], "cannot create files in /proc"),
         (["diagnose", "fid-blind-spot", "--out", tmp_path / "file" / "x"], "which is a file"),
         (["scenario", "vae", "--out", tmp_path / "file"], "is a file"),
         (["train", *QUICK, "--out", tmp_path / "file" / "run"], "which is a file"),
-        (["train", *QUICK, "--out", "/proc/nope"], "is not writable"),
+        (["train", *QUICK, "--out", "/proc/nope"], "cannot create files in /proc"),
         (["bench", "--suite", "quick", "--out", tmp_path / "file"], "is a file"),
     ]
     for argv, message in cases:

@@ -90,9 +90,12 @@ def run_bench(args: argparse.Namespace) -> int:
         if not args.no_report:
             print(f"report: {(args.out / 'report.html').resolve()}")
     if damaged:
-        more = f" and {len(damaged) - 1} more" if len(damaged) > 1 else ""
-        raise ConfigError(f"{args.out / damaged[0]}{more} hold damaged files and were left alone (the leaderboard lists "
-                          "them as failed); pass --retrain-failed to train them afresh.")
+        from .bench_leaderboard import run_problem
+
+        first = args.out / damaged[0]
+        runs = f"{len(damaged)} runs have damaged files" if len(damaged) > 1 else "a run has a damaged file"
+        raise ConfigError(f"{runs}, left alone and listed as failed in the leaderboard (first: "
+                          f"{run_problem(first).rstrip('.')}); pass --retrain-failed to train them afresh.")
     failed = sum(r.get("failed", 0) for r in board["rows"] if r["kind"] == "measured")
     return 1 if failed else 0
 

@@ -125,7 +125,7 @@ def check_out_dir(path: Path, flag: str = "--out", *, shown: Path | None = None)
     try:  # a real probe: os.access says yes to root on /proc and on read-only mounts
         os.rmdir(tempfile.mkdtemp(dir=base, prefix=".write-test-"))
     except OSError as err:
-        raise ConfigError(f"{flag} {shown}: {base} is not writable ({err.strerror}); choose a writable {flag}.") from None
+        raise ConfigError(f"{flag} {shown}: cannot create files in {base} ({err.strerror}); choose a writable {flag}.") from None
 
 
 def check_out_file(path: Path, flag: str = "--out") -> None:
