@@ -13,7 +13,7 @@ from .data import DATASETS
 from .errors import ConfigError
 from .losses import LOSSES
 from .presets import PRESETS, preset_values
-from .registry import describe_params, params_from_strings, parse_pairs
+from .registry import describe_params, params_from_dict, params_from_strings, parse_pairs
 from .techniques import TECHNIQUES
 
 EXIT_DIVERGED = 1
@@ -143,7 +143,7 @@ def _monitor(current: list, args: argparse.Namespace) -> list:
         params["on_collapse"] = args.on_collapse
     if args.cure:
         params["cure"] = args.cure
-    MonitorParams(**params).validate()
+    params_from_dict(MonitorParams, params, "the monitor evaluator")  # typed and validated: one sentence if not
     out["monitor"] = {"name": "monitor", "params": params}
     return list(out.values())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -26,12 +27,18 @@ from .errors import ConfigError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
+#: what the temporary files of :func:`atomic_write` (and the write probes) carry in their names:
+#: a writer killed mid-write leaves one, which the next holder of the folder's lock removes
+TMP_MARK = ".tmp-"
+_LEFTOVER = re.compile(r"^\..+" + re.escape(TMP_MARK) + r"[A-Za-z0-9_]+$|^\.write-test-[A-Za-z0-9_]+$")
+
+
 def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
     """Calls ``write(tmp)`` on a temporary file beside ``path``, then renames it to ``path``:
     an interrupted write never leaves half a file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}")
     os.close(fd)
     try:
         write(tmp)
@@ -311,6 +318,7 @@ class DirLock:
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}).encode(), 0)
             self.fd = fd
+            self._remove_leftovers()
             return self
         raise Locked(f"could not lock {self.path.parent}: its lock file keeps changing; try again.")
 
@@ -321,6 +329,19 @@ class DirLock:
         except (OSError, ValueError, UnicodeDecodeError):
             return {}
         return info if isinstance(info, dict) and isinstance(info.get("pid"), int) else {}
+
+    def _remove_leftovers(self) -> None:
+        """Removes the temporary files a writer killed mid-write left (only the lock's holder
+        writes here, so none of them is being written now): in the folder and its ``grids/``."""
+        folder = self.path.parent
+        for sub in (folder, folder / "grids"):
+            try:
+                names = os.listdir(sub)
+            except OSError:
+                continue
+            for name in names:
+                if _LEFTOVER.match(name) and (sub / name).is_file():
+                    (sub / name).unlink(missing_ok=True)
 
     def release(self) -> None:
         if self.fd is None:
