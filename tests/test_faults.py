@@ -197,6 +197,15 @@ def test_a_run_killed_after_its_last_checkpoint_completes_on_resume(R, finished)
     assert code == 2 and "already has 200 steps" in err
 
 
+def test_a_run_killed_before_its_first_checkpoint_starts_again_on_resume(R, finished):
+    for path in R.iterdir():
+        if path.name != "config.json":
+            path.unlink()
+    code, err = cli("train", "--resume", R)
+    assert code == 0 and "has no checkpoint yet" in err, err
+    assert result_of(R) == result_of(finished)
+
+
 # -- 3. a torn last line of metrics.jsonl -------------------------------------------------------
 def test_a_torn_last_metrics_line_is_dropped_and_rewritten(R, finished, tmp_path):
     with open(R / "metrics.jsonl", "a") as f:
