@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from modecollapse.cli import main
-from modecollapse.fileio import LOCK_NAME, DirLock
+from modecollapse.dirlock import LOCK_NAME, DirLock
 
 REPO = Path(__file__).resolve().parents[1]
 # a 200-step ring run with a checkpoint every 10 steps: about a second on one thread

@@ -50,7 +50,8 @@ from .bench_leaderboard import (ERROR_FILE, FINISHED, RunResult, leaderboard, re
 from .bench_suite import RunSpec, Suite, expand, published_rows
 from .config import TrainConfig
 from .errors import ConfigError
-from .fileio import DirLock, Locked, atomic_write_bytes, atomic_write_text, check_out_dir, make_dir
+from .dirlock import DirLock, Locked
+from .fileio import atomic_write_bytes, atomic_write_text, check_out_dir, make_dir
 
 RAY_HINT = "--backend ray needs Ray, an optional extra: pip install 'modecollapse[ray]'."
 

@@ -433,9 +433,9 @@ def train(
     ``strategy``: how processes share the work (``distributed.DDPStrategy`` under torchrun);
     one process by default. ``cfg.batch_size`` is the global batch.
 
-    The writing process holds the run directory's lock (``rundir.lock``) from before it
+    The writing process holds the run directory's lock (``rundir.lock``, :mod:`dirlock`) from before it
     reads or writes any file of the run until it returns, however it returns; a second
-    writer gets :class:`~modecollapse.fileio.Locked`. A resumed run whose checkpoint is its
+    writer gets :class:`~modecollapse.dirlock.Locked`. A resumed run whose checkpoint is its
     last step (killed before ``summary.json``) is completed without training: its final
     evaluation, samples and summary are what the unbroken run would have written.
     """
