@@ -213,9 +213,6 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path):
 name = "plain"
 options = []
 [[methods]]
-name = "bad option"
-options = ["--gp", "kind=nonsense"]
-[[methods]]
 name = "no such device"
 options = ["--device", "cuda:99"]
 """
@@ -224,14 +221,29 @@ options = ["--device", "cuda:99"]
     code = main(["bench", "--suite", suite.source, "--out", str(out), "--workers", "1", "--quiet", "--no-report", "--json"])
     assert code == 1
     assert json.loads((out / "ring" / "plain" / "seed-0" / "summary.json").read_text())["status"] == "ok"
-    bad = json.loads((out / "ring" / "bad_option" / "seed-0" / "error.json").read_text())["error"]
-    assert "kind='nonsense' is not allowed" in bad
     device = json.loads((out / "ring" / "no_such_device" / "seed-0" / "error.json").read_text())
     assert "cuda" in device["error"] and not (out / "ring" / "no_such_device" / "seed-0" / "summary.json").exists()
     rows = {r["method"]: r for r in json.loads((out / "leaderboard.json").read_text())["rows"]}
     assert rows["plain"]["seeds"] == 1 and rows["plain"]["failed"] == 0
-    assert rows["bad option"]["failed"] == 1 and rows["bad option"]["seeds"] == 0
     assert rows["no such device"]["failed"] == 1 and "cuda" in rows["no such device"]["errors"][0]
+
+
+def test_a_suite_train_would_refuse_trains_nothing(tmp_path, capsys):
+    methods = """
+[[methods]]
+name = "plain"
+options = []
+[[methods]]
+name = "bad option"
+options = ["--gp", "kind=nonsense"]
+"""
+    suite = load_suite(str(tiny_suite(tmp_path / "fail.toml", methods, seeds=1)))
+    out = tmp_path / "bench"
+    code = main(["bench", "--suite", suite.source, "--out", str(out), "--workers", "1", "--quiet", "--no-report"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "ring/bad_option/seed-0" in err and "kind='nonsense' is not allowed" in err and "nothing was trained" in err
+    assert not out.exists()
 
 
 def test_a_yaml_suite_means_the_same_as_toml(tmp_path):

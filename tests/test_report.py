@@ -36,7 +36,7 @@ options = ["--pack", "m=2"]
 ring = { modes = 3.9, hq_fraction = 0.9, source = "an anchor for the test" }
 [[methods]]
 name = "broken"
-options = ["--n-critic", "-1"]
+options = ["--device", "cuda:99"]
 """
 
 CHECK_HEAD = """<script>
@@ -99,7 +99,7 @@ def test_report_is_self_contained(bench_dir, tmp_path, capsys):
     assert len(srcs) == 7 and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "http://" not in page and "https://" not in page and "<link" not in page
     assert "one mode holds 97% of the samples" in page and "at step 40" in page
-    assert "--n-critic must be positive" in page  # the failed run's error
+    assert "no CUDA device is available" in page or "invalid device ordinal" in page  # the failed run's error
 
 
 def test_report_opens_in_headless_chromium(bench_dir, tmp_path):

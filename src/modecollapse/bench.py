@@ -9,7 +9,16 @@ at any moment and started again with the same command:
 - a run with a checkpoint of the same config continues from it (``train(..., resume=True)``);
 - anything else starts afresh (a changed suite replaces the old run);
 - a run that raises is recorded in its ``error.json`` and the sweep goes on; the next
-  invocation tries it again.
+  invocation tries it again;
+- a run whose files are damaged (a ``config.json``, ``summary.json``, ``metrics.jsonl`` or
+  checkpoint that does not read as its schema says) is left as it is and reported as
+  ``failed: <reason>`` in the leaderboard; ``retrain_failed`` (``--retrain-failed``) trains
+  it afresh. The sweep never stops for one.
+
+Every run is checked before anything is trained: a suite with an unknown option, technique
+or dataset is one sentence naming the run, before any training. The sweep holds the bench
+directory's lock, and each run its run directory's lock (``train``), so two sweeps, or a
+sweep and a ``train --resume``, never write one run at once.
 
 Every file is written atomically (temporary file, then rename), ``summary.json`` last, so a
 directory holds either a finished run or one to resume. The leaderboard
@@ -36,11 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .bench_leaderboard import ERROR_FILE, FINISHED, RunResult, leaderboard, read_result, read_summary, to_csv, to_text
+from .bench_leaderboard import (ERROR_FILE, FINISHED, RunResult, leaderboard, read_result, read_summary, run_problem,
+                                to_csv, to_text)
 from .bench_suite import RunSpec, Suite, expand, published_rows
 from .config import TrainConfig
 from .errors import ConfigError
-from .fileio import atomic_write_bytes, atomic_write_text
+from .dirlock import DirLock, Locked
+from .fileio import atomic_write_bytes, atomic_write_text, check_out_dir, make_dir
 
 RAY_HINT = "--backend ray needs Ray, an optional extra: pip install 'modecollapse[ray]'."
 
@@ -54,6 +65,7 @@ class BenchOptions:
     cpus_per_run: float = 1.0  # ray task resources
     gpus_per_run: float = 0.0
     progress: bool = True
+    retrain_failed: bool = False  # train runs with damaged files afresh (else: reported failed, left alone)
 
 
 # -- files ---------------------------------------------------------------------------------------
@@ -80,13 +92,24 @@ def _matches_saved(run_dir: Path, resolved: dict[str, Any]) -> bool:
 
 
 def run_state(run_dir: Path, resolved: dict[str, Any]) -> str:
-    """``done`` (skip), ``resume`` (a checkpoint of this config) or ``new``."""
+    """``done`` (skip), ``resume`` (a checkpoint of this config), ``new`` or ``damaged``
+    (a file of the run does not read as its schema says: :func:`run_problem`)."""
+    if run_problem(run_dir):
+        return "damaged"
     if not _matches_saved(run_dir, resolved):
         return "new"
     summary = read_summary(run_dir)
     if summary is not None and summary.get("status") in FINISHED:
         return "done"
-    return "resume" if (run_dir / "checkpoint.pt").is_file() else "new"
+    if (run_dir / "checkpoint.pt").is_file():
+        from . import rundir
+
+        try:
+            rundir.load_checkpoint(run_dir)
+        except ConfigError:
+            return "damaged"
+        return "resume"
+    return "new"
 
 
 # -- one run (in a worker) -------------------------------------------------------------------------
@@ -99,8 +122,10 @@ def train_run(config: dict[str, Any], run_dir: Path, state: str, threads: int | 
     if state == "resume":
         try:
             return train(cfg, run_dir, resume=True, progress=False, threads=threads)
+        except Locked:
+            raise  # another writer has the run: leave it to them
         except ConfigError:
-            pass  # e.g. killed after the last checkpoint but before summary.json: start afresh
+            pass  # a checkpoint that does not fit this config: start afresh
     return train(cfg, run_dir, overwrite=True, progress=False, threads=threads)
 
 
@@ -170,54 +195,48 @@ class Job:
     state: str
 
 
-def plan(specs: list[RunSpec], out: Path) -> tuple[list[Job], list[RunSpec], list[tuple[RunSpec, str]]]:
-    """Splits the runs into jobs to run, runs already done, and runs whose options are invalid."""
-    jobs, done, invalid = [], [], []
+def resolve_all(specs: list[RunSpec]) -> dict[str, dict[str, Any]]:
+    """Every run's resolved config by path, or one sentence naming the first run ``modecollapse
+    train`` would refuse (an unknown option, technique or dataset), before anything runs."""
+    resolved, bad = {}, []
+    for spec in specs:
+        try:
+            if spec.config is None:
+                raise ConfigError(spec.error.removeprefix("invalid train options: "))
+            resolved[spec.path] = resolved_config(spec.config)
+        except ConfigError as err:
+            bad.append((spec, str(err)))
+    if bad:
+        spec, error = bad[0]
+        more = f" (and {len(bad) - 1} more run(s))" if len(bad) > 1 else ""
+        raise ConfigError(f"run {spec.path} of the suite cannot start: {error.rstrip('.')}{more}; fix the suite "
+                          "(nothing was trained).")
+    return resolved
+
+
+def plan(specs: list[RunSpec], out: Path, *, retrain_failed: bool = False,
+         resolved: dict[str, dict[str, Any]] | None = None) -> tuple[list[Job], list[RunSpec], list[RunSpec]]:
+    """Splits the runs into jobs to run, runs already done, and runs left alone because
+    their files are damaged (trained afresh instead with ``retrain_failed``)."""
+    resolved = resolved if resolved is not None else resolve_all(specs)
+    jobs, done, damaged = [], [], []
     for spec in specs:
         run_dir = out / spec.path
-        if spec.config is None:
-            invalid.append((spec, spec.error))
-            continue
-        try:
-            resolved = resolved_config(spec.config)
-        except ConfigError as err:
-            invalid.append((spec, f"invalid train options: {err}"))
-            continue
-        state = run_state(run_dir, resolved)
+        state = run_state(run_dir, resolved[spec.path])
         if state == "done":
             done.append(spec)
+        elif state == "damaged" and not retrain_failed:
+            damaged.append(spec)
         else:
-            jobs.append(Job(spec, run_dir, resolved, state))
+            jobs.append(Job(spec, run_dir, resolved[spec.path], "new" if state == "damaged" else state))
     jobs.sort(key=lambda j: -_cost(j.resolved))
-    return jobs, done, invalid
-
-
-class _Lock:
-    """One sweep per bench directory at a time (an advisory lock the OS drops if the process dies)."""
-
-    def __init__(self, out: Path) -> None:
-        self.path = out / ".bench.lock"
-        self.fd: int | None = None
-
-    def __enter__(self) -> "_Lock":
-        import fcntl
-
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            raise ConfigError(f"another bench is running in {self.path.parent}; wait for it or use another --out.") from None
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
+    return jobs, done, damaged
 
 
 def run_suite(suite: Suite, opts: BenchOptions, *, seeds: int | None = None, only: list[str] | None = None,
               report: bool = True) -> dict[str, Any]:
     """Runs what is missing of the suite in ``opts.out`` and returns the leaderboard."""
+    check_out_dir(opts.out, "--out")
     all_specs = expand(suite, seeds)
     todo = [s for s in all_specs if s.method in only] if only else all_specs
     if only:
@@ -230,17 +249,12 @@ def run_suite(suite: Suite, opts: BenchOptions, *, seeds: int | None = None, onl
         raise ConfigError("--cpus-per-run must be positive and --gpus-per-run >= 0.")
     if opts.backend == "ray":
         _import_ray()
-    out = opts.out
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(f"cannot create --out {out} ({err.strerror}); choose a writable directory.") from None
-    with _Lock(out):
-        jobs, done, invalid = plan(todo, out)
+    resolved = resolve_all(todo)
+    out = make_dir(opts.out, "--out")
+    with DirLock(out, "bench directory"):
+        jobs, done, damaged = plan(todo, out, retrain_failed=opts.retrain_failed, resolved=resolved)
         _write_sweep_file(out, suite, all_specs, opts)
-        for spec, error in invalid:
-            atomic_write_text(out / spec.path / ERROR_FILE, json.dumps({"error": error}, indent=1) + "\n")
-        bar = _Bar(total=len(todo), done=len(done), failed=len(invalid), enabled=opts.progress)
+        bar = _Bar(total=len(todo), done=len(done), failed=len(damaged), enabled=opts.progress)
         try:
             if jobs:
                 if opts.backend == "local":
@@ -250,6 +264,7 @@ def run_suite(suite: Suite, opts: BenchOptions, *, seeds: int | None = None, onl
         finally:
             bar.close()
         board = write_leaderboard(suite, all_specs, out)
+        board["damaged"] = [s.path for s in damaged]  # for the command line's exit code (not in leaderboard.json)
         if report:
             from .report import write_report
 
@@ -386,7 +401,12 @@ def _run_ray(jobs: list[Job], opts: BenchOptions, on_result: Callable[[dict[str,
                 result = ray.get(ready[0])
             except Exception as err:  # noqa: BLE001 - a lost worker or node: record it, go on
                 result = {"status": "failed", "error_record": error_record(err), "files": {}}
-            _write_returned_files(job.run_dir, result["files"])
+            try:
+                make_dir(job.run_dir)
+                with DirLock(job.run_dir):  # the driver writes the run's files: it is their writer now
+                    _write_returned_files(job.run_dir, result["files"])
+            except ConfigError as err:  # e.g. a `train --resume` holds the run: its files stay its own
+                result = {"status": "failed", "error_record": error_record(err), "files": {}}
             if result["status"] == "failed":
                 rec = result["error_record"]
                 atomic_write_text(job.run_dir / ERROR_FILE, json.dumps(rec, indent=1) + "\n")

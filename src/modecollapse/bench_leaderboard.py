@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import json
-
+from . import rundir
 from .aggregate import mean_se, versus
+from .config import TrainConfig
+from .errors import ConfigError
+from .fileio import read_json
 
 FINISHED = ("ok", "diverged")  # a diverged run is a result (the loss blew up), not a failure to retry
 ERROR_FILE = "error.json"
@@ -189,23 +191,43 @@ def to_text(board: dict[str, Any]) -> str:
 
 # -- reading run directories ------------------------------------------------------------------
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """The run's valid ``summary.json``, or ``None`` (none, or damaged: see :func:`run_problem`)."""
     try:
-        return json.loads((run_dir / "summary.json").read_text())
-    except (OSError, ValueError):
+        return rundir.read_summary(run_dir)
+    except ConfigError:
         return None
 
 
+def run_problem(run_dir: Path) -> str:
+    """Why the run's files cannot be trusted ('' when they can): the first of ``config.json``,
+    ``summary.json`` and ``metrics.jsonl`` that does not read as its schema says, in one
+    sentence naming the file and the field. A torn last line of ``metrics.jsonl`` is not a
+    problem (a resume drops it)."""
+    try:
+        if (run_dir / "config.json").exists():
+            TrainConfig.load(run_dir / "config.json")
+        rundir.read_summary(run_dir)
+        rundir.read_metrics(run_dir, notice=False)
+    except ConfigError as err:
+        return str(err)
+    return ""
+
+
 def read_result(dataset: str, method: str, seed: int, run_dir: Path, *, records: bool = False) -> RunResult:
+    """What the run left: its summary when finished, else its error; a run whose files are
+    damaged is failed, its error ``failed: <reason>``."""
+    problem = run_problem(run_dir)
+    if problem:
+        return RunResult(dataset, method, seed, run_dir, None, f"failed: {problem}")
     summary = read_summary(run_dir)
     error = ""
     if summary is not None and summary.get("status") not in FINISHED:
         summary = None  # interrupted: neither a result nor a failure yet
     if summary is None and (run_dir / ERROR_FILE).is_file():
         try:
-            error = json.loads((run_dir / ERROR_FILE).read_text()).get("error", "failed")
-        except (OSError, ValueError):
+            error = read_json(run_dir / ERROR_FILE).get("error", "failed")
+            error = error if isinstance(error, str) and error else "failed"
+        except ConfigError:
             error = "failed (unreadable error.json)"
-    recs = []
-    if records and (run_dir / "metrics.jsonl").is_file():
-        recs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    recs = rundir.read_metrics(run_dir, notice=False) if records else []
     return RunResult(dataset, method, seed, run_dir, summary, error, recs)

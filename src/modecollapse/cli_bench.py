@@ -17,9 +17,11 @@ def add_parser(sub) -> None:
         "OUT/<dataset>/<method>/seed-<seed>/, then write leaderboard.json, leaderboard.csv (mean and "
         "standard error over seeds of every summary number, failures counted, published anchors marked) "
         "and report.html. Re-running the same command skips finished runs, resumes interrupted ones "
-        "from their checkpoint and retries failed ones.",
+        "from their checkpoint and retries failed ones; a run whose files are damaged is reported as failed "
+        "and left alone unless --retrain-failed.",
         epilog="A suite is a TOML (or YAML) file; see src/modecollapse/suites/quick.toml. "
-        "Exit codes: 0 every run finished, 1 some run failed, 2 bad input.",
+        "Exit codes: 0 every run finished, 1 some run failed, 2 bad input (an invalid suite, before any "
+        "training; or, after the sweep, runs with damaged files left alone).",
     )
     p.add_argument("--suite", required=True, metavar="NAME|FILE",
                    help=f"a built-in suite ({', '.join(builtin_suites())}) or a suite file")
@@ -38,6 +40,8 @@ def add_parser(sub) -> None:
     p.add_argument("--gpus-per-run", type=float, default=0.0, metavar="G",
                    help="ray: GPUs each run asks for; a fraction (0.25) lets several small runs share one GPU. "
                         "Give the suite '--device cuda' too")
+    p.add_argument("--retrain-failed", action="store_true",
+                   help="train afresh the runs whose files are damaged (by default they are reported as failed and left alone)")
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
     p.add_argument("--json", action="store_true", help="print the leaderboard as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -76,21 +80,31 @@ def run_bench(args: argparse.Namespace) -> int:
         return 0
     opts = BenchOptions(out=args.out, backend=args.backend, workers=args.workers, address=args.address,
                         cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
-                        progress=not args.quiet and sys.stderr.isatty())
+                        progress=not args.quiet and sys.stderr.isatty(), retrain_failed=args.retrain_failed)
     board = run_suite(suite, opts, seeds=args.seeds, only=only, report=not args.no_report)
+    damaged = board.pop("damaged", [])
     if args.json:
         print(json.dumps(board))
     else:
         print_leaderboard(board, args.out)
         if not args.no_report:
             print(f"report: {(args.out / 'report.html').resolve()}")
+    if damaged:
+        from .bench_leaderboard import run_problem
+
+        first = args.out / damaged[0]
+        runs = f"{len(damaged)} runs have damaged files" if len(damaged) > 1 else "a run has a damaged file"
+        raise ConfigError(f"{runs}, left alone and listed as failed in the leaderboard (first: "
+                          f"{run_problem(first).rstrip('.')}); pass --retrain-failed to train them afresh.")
     failed = sum(r.get("failed", 0) for r in board["rows"] if r["kind"] == "measured")
     return 1 if failed else 0
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from .fileio import check_out_file
     from .report import write_report
 
+    check_out_file(args.out)
     n = write_report(args.dirs, args.out, title=args.title)
     print(f"report: {args.out.resolve()} ({n} runs)")
     return 0

@@ -1,5 +1,6 @@
 """What the subcommands of the command line share: the one-line-error parser, exit codes,
-``--threads`` and options generated from a dataclass's fields.
+``--threads``, the ``--out`` checks (``check_out_dir`` / ``check_out_file``, from
+``fileio.py``) and options generated from a dataclass's fields.
 
 A leaf of the CLI layer: ``cli.py`` (dispatch) and every ``cli_*.py`` import it; it imports
 none of them, so the CLI modules form no import cycle.
@@ -13,6 +14,7 @@ import typing
 from typing import Any, Iterable, NoReturn
 
 from .errors import ConfigError
+from .fileio import check_out_dir, check_out_file  # noqa: F401 - the --out checks every command shares
 
 EXIT_USAGE = 2
 

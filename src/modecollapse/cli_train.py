@@ -7,13 +7,13 @@ import json
 import sys
 from pathlib import Path
 
-from .cli_common import add_field_options, check_threads, field_values, plain_fields
+from .cli_common import add_field_options, check_out_dir, check_threads, field_values, plain_fields
 from .config import TechniqueSpec, TrainConfig
 from .data import DATASETS
 from .errors import ConfigError
 from .losses import LOSSES
 from .presets import PRESETS, preset_values
-from .registry import describe_params, params_from_strings, parse_pairs
+from .registry import describe_params, params_from_dict, params_from_strings, parse_pairs
 from .techniques import TECHNIQUES
 
 EXIT_DIVERGED = 1
@@ -143,7 +143,7 @@ def _monitor(current: list, args: argparse.Namespace) -> list:
         params["on_collapse"] = args.on_collapse
     if args.cure:
         params["cure"] = args.cure
-    MonitorParams(**params).validate()
+    params_from_dict(MonitorParams, params, "the monitor evaluator")  # typed and validated: one sentence if not
     out["monitor"] = {"name": "monitor", "params": params}
     return list(out.values())
 
@@ -235,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     progress = not args.quiet and sys.stderr.isatty()
     check_threads(args.threads)
+    if not args.resume:
+        check_out_dir(out)  # before the dataset is built
     summary = train(cfg, out, resume=bool(args.resume), overwrite=args.overwrite, progress=progress,
                     threads=args.threads or "auto", stop_after=args.stop_after)
     return report(summary, args, out)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .fileio import atomic_write_text
-from .registry import option
+from .fileio import atomic_write_text, read_json
+from .registry import json_value, option
 
 
 @dataclass
@@ -114,21 +115,24 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any], where: str = "config") -> "TrainConfig":
+        """The config of ``values`` (a ``config.json`` object), each value checked against its
+        field's type, techniques and evaluators as ``{"name": ..., "params": {...}}``; one
+        sentence naming ``where`` and the key otherwise."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where} must be a JSON object of settings, got {type(values).__name__}.")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - known
         if unknown:
-            raise ConfigError(f"config has unknown key {sorted(unknown)[0]!r}; valid keys: {', '.join(sorted(known))}.")
-        values = dict(values)
-        for key in ("techniques", "evaluators"):
-            values[key] = [
-                t if isinstance(t, TechniqueSpec) else TechniqueSpec(t["name"], dict(t.get("params", {})))
-                for t in values.get(key, [])
-            ]
-        try:
-            return cls(**values)
-        except TypeError as err:  # pragma: no cover - a hand-edited file
-            raise ConfigError(f"config is malformed: {err}.") from None
+            raise ConfigError(f"{where} has unknown key {sorted(unknown)[0]!r}; valid keys: {', '.join(sorted(known))}.")
+        hints = typing.get_type_hints(cls)
+        typed: dict[str, Any] = {}
+        for key, value in values.items():
+            if key in ("techniques", "evaluators"):
+                typed[key] = _specs(value, key, where)
+            else:
+                typed[key] = json_value(value, hints[key], key, where)
+        return cls(**typed)
 
     def save(self, path: Path) -> None:
         # atomic: an interrupted write never leaves a half config.json that blocks --resume
@@ -137,11 +141,27 @@ class TrainConfig:
     @classmethod
     def load(cls, path: Path) -> "TrainConfig":
         try:
-            values = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path} does not exist; is this a run directory?") from None
-        except (OSError, json.JSONDecodeError) as err:
-            raise ConfigError(f"{path} is not readable JSON ({err}).") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"{path} does not hold a JSON object.")
-        return cls.from_dict(values)
+            values = read_json(Path(path))
+        except ConfigError as err:
+            if not Path(path).exists():
+                raise ConfigError(f"{path} does not exist; is this a run directory?") from None
+            raise err from None
+        return cls.from_dict(values, where=str(path))
+
+
+def _specs(value: Any, key: str, where: str) -> list[TechniqueSpec]:
+    """``techniques`` / ``evaluators`` of a config file: a list of ``{"name", "params"}``."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: {key} must be a list of {{\"name\": ..., \"params\": {{...}}}} objects.")
+    out = []
+    for i, t in enumerate(value):
+        if isinstance(t, TechniqueSpec):
+            out.append(TechniqueSpec(t.name, dict(t.params)))
+            continue
+        if not isinstance(t, dict) or not isinstance(t.get("name"), str) or set(t) - {"name", "params"}:
+            raise ConfigError(f"{where}: {key}[{i}] must be an object with a \"name\" string and a \"params\" object.")
+        params = t.get("params", {})
+        if not isinstance(params, dict):
+            raise ConfigError(f"{where}: {key}[{i}] ({t['name']}) params must be an object, got {type(params).__name__}.")
+        out.append(TechniqueSpec(t["name"], dict(params)))
+    return out

@@ -20,6 +20,7 @@ import dataclasses
 import importlib
 import json
 import math
+import os
 import pkgutil
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
+from .fileio import check_out_dir, dir_mode, make_dir
 from .registry import Registry, params_from_dict
 
 
@@ -154,8 +156,9 @@ def run_experiment(
                           f"drop --device {device}.")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {device} was asked for but no CUDA device is available; use --device cpu.")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(out.parent, "--out", shown=out)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    os.chmod(tmp, dir_mode())  # mkdtemp makes it 0700; the result folder gets the user's umask
     try:
         torch.manual_seed(seed)
         started = time.perf_counter()
@@ -182,7 +185,6 @@ def run_experiment(
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"output path {out} exists and is not a directory; choose another --out.")
+    check_out_dir(out, "--out")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ConfigError(f"{out} already exists and is not empty; pass --overwrite to replace it, or choose another --out.")

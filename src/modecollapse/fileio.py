@@ -1,4 +1,6 @@
-"""Files written and read the same way everywhere: atomic writes and image files.
+"""Files written and read the same way everywhere: atomic writes, image files, the checks
+of an ``--out`` path and JSON files read against what they must hold (the one-writer lock
+of a directory is :mod:`dirlock`).
 
 A leaf module (it imports nothing of the package but :mod:`errors`), shared by the run
 directory, the digit classifier's cache, the image-folder benchmark and ``measure``'s input
@@ -9,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -21,12 +25,18 @@ from .errors import ConfigError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
+#: what the temporary files of :func:`atomic_write` (and the write probes) carry in their names:
+#: a writer killed mid-write leaves one, which the next holder of the folder's lock removes
+TMP_MARK = ".tmp-"
+LEFTOVER = re.compile(r"^\..+" + re.escape(TMP_MARK) + r"[A-Za-z0-9_]+$|^\.write-test-[A-Za-z0-9_]+$")
+
+
 def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
     """Calls ``write(tmp)`` on a temporary file beside ``path``, then renames it to ``path``:
     an interrupted write never leaves half a file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TMP_MARK}")
     os.close(fd)
     try:
         write(tmp)
@@ -95,3 +105,136 @@ def json_text(result: Any) -> str:
         return v
 
     return json.dumps(clean(result))
+
+
+
+# -- --out paths ---------------------------------------------------------------------------------
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_out_dir(path: Path, flag: str = "--out", *, shown: Path | None = None) -> None:
+    """Refuses, in one sentence, an output folder that cannot be made: ``path`` is a file,
+    lies under a file, or its nearest existing folder is not writable (tried with a
+    temporary folder, removed at once). Leaves nothing behind."""
+    path = Path(path)
+    shown = shown or path
+    if path.exists() and not path.is_dir() and shown == path:
+        raise ConfigError(f"{flag} {path} exists and is a file, not a folder; choose another {flag}.")
+    base = _nearest_existing(path)
+    if not base.is_dir():
+        raise ConfigError(f"{flag} {shown} lies under {base}, which is a file; choose another {flag}.")
+    try:  # a real probe: os.access says yes to root on /proc and on read-only mounts
+        os.rmdir(tempfile.mkdtemp(dir=base, prefix=".write-test-"))
+    except OSError as err:
+        raise ConfigError(f"{flag} {shown}: cannot create files in {base} ({err.strerror}); choose a writable {flag}.") from None
+
+
+def check_out_file(path: Path, flag: str = "--out") -> None:
+    """Refuses, in one sentence, an output file that cannot be written: ``path`` is a folder,
+    lies under a file, or its folder is not writable. Leaves nothing behind."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder; give a file path, e.g. {path / 'report.html'}.")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"{flag} {path} is not writable; choose another {flag}.")
+    check_out_dir(path.parent, flag, shown=path)
+
+
+def make_dir(path: Path, flag: str = "--out", *, shown: Path | None = None) -> Path:
+    """Creates the folder ``path`` (and its parents) with the user's umask and proves it
+    writable; any failure is one sentence naming ``flag`` and ``shown`` (default ``path``)."""
+    path = Path(path)
+    check_out_dir(path, flag, shown=shown)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise ConfigError(f"cannot write to {flag} {shown or path} ({err.strerror}); choose a writable {flag}.") from None
+    return path
+
+
+def dir_mode() -> int:
+    """The mode a folder made with the user's umask has (``mkdtemp`` makes 0700 folders)."""
+    return 0o777 & ~_umask()
+
+
+# -- reading JSON files against what they must hold ----------------------------------------------
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
+
+
+def read_json(path: Path, *, kind: type = dict) -> Any:
+    """The JSON value in ``path``, which must be a ``kind`` (an object by default); a missing,
+    unreadable or malformed file is a :class:`ConfigError` naming it."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} cannot be read ({getattr(err, 'strerror', None) or type(err).__name__}).") from None
+    except ValueError as err:
+        raise ConfigError(f"{path} is not valid JSON ({str(err).splitlines()[0][:100]}).") from None
+    if not isinstance(value, kind):
+        raise ConfigError(f"{path} must hold {_kind(kind())} in JSON, not {_kind(value)}.")
+    return value
+
+
+def read_jsonl(path: Path, *, notice: bool = True) -> tuple[list[dict[str, Any]], bool]:
+    """The records of the JSON-lines file ``path`` (each an object) and whether its last line
+    was torn. A last line cut short by an interrupted append (no newline, not parseable) is
+    dropped, with a one-line notice on stderr; any other bad line is a :class:`ConfigError`
+    naming the file and the line."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} cannot be read ({getattr(err, 'strerror', None) or type(err).__name__}).") from None
+    lines = text.split("\n")
+    torn = False
+    records = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            if i == len(lines):  # the last line, without its newline: an append cut short
+                torn = True
+                if notice:
+                    sys.stderr.write(f"modecollapse: note: {path}: dropped a torn last line (an interrupted write).\n")
+                break
+            raise ConfigError(f"{path} line {i} is not valid JSON; repair or delete the file.") from None
+        if not isinstance(rec, dict):
+            raise ConfigError(f"{path} line {i} must be a JSON object, not {_kind(rec)}.")
+        records.append(rec)
+    return records, torn
+
+
+def check_fields(obj: dict[str, Any], types: dict[str, tuple[type, ...]], where: str, *,
+                 required: tuple[str, ...] = ()) -> None:
+    """Checks that ``obj`` has every key of ``required`` and that each key of ``types`` it
+    has holds one of the given JSON types (a bool is never a number); one sentence naming
+    ``where`` and the key otherwise."""
+    for key in required:
+        if key not in obj:
+            raise ConfigError(f"{where} has no {key!r}.")
+    for key, allowed in types.items():
+        if key not in obj:
+            continue
+        value = obj[key]
+        number = float in allowed or int in allowed
+        ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+        if not ok:
+            names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list",
+                     dict: "an object", type(None): "null"}
+            want = " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in allowed if not (t is int and float in allowed)))
+            raise ConfigError(f"{where}: {key!r} must be {want}, got {_kind(value)}.")
+        if number and isinstance(value, float) and not math.isfinite(value) and key in ("step", "steps"):
+            raise ConfigError(f"{where}: {key!r} must be finite.")

@@ -9,6 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .fileio import atomic_write  # noqa: E402
+
 
 def _project(points: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
     """2D data as is; higher dimensions on the two principal axes of the mode anchors."""
@@ -33,7 +35,7 @@ def scatter_samples(path: Path, samples: np.ndarray, dataset, title: str = "") -
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(title + note, fontsize=7, wrap=True)
     fig.tight_layout()
-    fig.savefig(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))  # a kill never leaves half a PNG
     plt.close(fig)
 
 
@@ -49,7 +51,8 @@ def image_grid(path: Path, rows: np.ndarray, shape: tuple[int, int, int], ncol: 
     for i, img in enumerate(imgs):
         r, k = divmod(i, ncol)
         grid[r * (h + 2) : r * (h + 2) + h, k * (w + 2) : k * (w + 2) + w] = img.transpose(1, 2, 0)
-    Image.fromarray(grid if c == 3 else grid[:, :, 0]).save(path)  # RGB, or greyscale (first channel)
+    image = Image.fromarray(grid if c == 3 else grid[:, :, 0])  # RGB, or greyscale (first channel)
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
 
 
 def modes_over_training(path: Path, records: list[dict]) -> None:
@@ -66,5 +69,5 @@ def modes_over_training(path: Path, records: list[dict]) -> None:
     ax2.set_ylim(0, 1.05)
     ax1.set_title("modes captured over training", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))  # a kill never leaves half a PNG
     plt.close(fig)

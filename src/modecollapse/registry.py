@@ -117,6 +117,82 @@ def _convert(value: str, typ: Any, key: str, owner: str) -> Any:
     raise TypeError(f"unsupported parameter type {typ!r} for {owner}.{key}")
 
 
+def _type_text(typ: Any) -> str:
+    origin, args = typing.get_origin(typ), typing.get_args(typ)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+        return " or ".join("null" if a is type(None) else _type_text(a) for a in args)
+    if origin in (tuple, list):
+        return f"a list (each item {_type_text(args[0])})" if args and args[0] is not Any else "a list"
+    if origin is dict:
+        return "an object"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(typ, getattr(typ, "__name__", str(typ)))
+
+
+def json_value(value: Any, typ: Any, key: str, owner: str) -> Any:
+    """``value`` as read from a JSON file, checked against the annotated type ``typ`` (int,
+    float, bool, str, a Literal, an Optional or union of these, ``tuple[...]``, ``list[X]``,
+    ``dict[str, X]``, ``Any``) and returned as that type (an integer for a float field
+    becomes a float, a list for a tuple field a tuple); anything else is a
+    :class:`ConfigError` naming ``owner`` and ``key``."""
+    origin, args = typing.get_origin(typ), typing.get_args(typ)
+
+    def bad() -> ConfigError:
+        text = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+        return ConfigError(f"{owner}: {key} must be {_type_text(typ)}, got {text[:60]}.")
+
+    if typ is Any:
+        return value
+    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+        if value is None and type(None) in args:
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return json_value(value, a, key, owner)
+            except ConfigError:
+                pass
+        raise bad()
+    if origin is typing.Literal:
+        if not any(type(value) is type(a) and value == a for a in args):
+            raise bad()
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise bad()
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise bad()
+            return tuple(json_value(v, a, f"{key}[{i}]", owner) for i, (v, a) in enumerate(zip(value, args)))
+        item = args[0] if args else Any
+        items = [json_value(v, item, f"{key}[{i}]", owner) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise bad()
+        item = args[1] if len(args) == 2 else Any
+        return {k: json_value(v, item, f"{key}.{k}", owner) for k, v in value.items()}
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad()
+        return value
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad()
+        return float(value)
+    if typ is str:
+        if not isinstance(value, str):
+            raise bad()
+        return value
+    return value  # a type JSON cannot hold (a class): the component's own validation judges it
+
+
 def renamed(cls: type, values: dict[str, Any], owner: str) -> dict[str, Any]:
     """``values`` with the old names a parameter dataclass still accepts (its ``RENAMED``
     mapping, old -> new) replaced by the new ones, each with a one-line notice on stderr."""
@@ -151,14 +227,18 @@ def params_from_strings(cls: type[T], pairs: dict[str, str], owner: str) -> T:
 
 
 def params_from_dict(cls: type[T], values: dict[str, Any], owner: str) -> T:
-    """Builds ``cls`` from already-typed JSON values (as stored in ``config.json``)."""
+    """Builds ``cls`` from already-typed JSON values (as stored in ``config.json``), each
+    checked against its field's type (:func:`json_value`)."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{owner}: its parameters must be an object of key: value pairs, got {type(values).__name__}.")
     values = renamed(cls, values, owner)
     fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = set(values) - fields
     if unknown:
         valid = ", ".join(sorted(fields)) or "(none)"
         raise ConfigError(f"{owner} has no parameter {sorted(unknown)[0]!r}; valid parameters: {valid}.")
-    return _construct(cls, dict(values), owner)
+    hints = typing.get_type_hints(cls)
+    return _construct(cls, {k: json_value(v, hints[k], k, owner) for k, v in values.items()}, owner)
 
 
 def _construct(cls: type[T], kwargs: dict[str, Any], owner: str) -> T:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ def discover(dirs: list[Path]) -> tuple[list[RunResult], list[dict[str, Any]], s
             raise ConfigError(f"{d} is not a directory; give bench directories or run directories.")
         sweep_file = d / "bench.json"
         if sweep_file.is_file():
-            sweep = json.loads(sweep_file.read_text())
+            sweep = read_sweep(sweep_file)
             names.append(sweep.get("suite", d.name))
             published += [p for p in sweep.get("published", []) if p not in published]
             baseline = baseline or sweep.get("baseline")
@@ -62,12 +61,51 @@ def discover(dirs: list[Path]) -> tuple[list[RunResult], list[dict[str, Any]], s
             if run_dir.resolve() in seen:
                 continue
             seen.add(run_dir.resolve())
-            s = json.loads(summary_path.read_text())
-            method = "+".join(([s["loss"]] if s.get("loss") not in (None, "nonsaturating") else []) + list(s.get("techniques", []))) or "plain"
-            results.append(read_result(str(s.get("data", "?")), method, int(s.get("seed", 0)), run_dir, records=True))
+            results.append(read_result(*_labels(run_dir), run_dir, records=True))
     if not results:
         raise ConfigError(f"no runs found under {', '.join(map(str, dirs))} (no bench.json or summary.json).")
     return results, published, baseline, ", ".join(names)
+
+
+def read_sweep(path: Path) -> dict[str, Any]:
+    """``bench.json`` checked against what ``bench`` writes: one sentence naming the field otherwise."""
+    from .errors import ConfigError
+    from .fileio import check_fields, read_json
+
+    sweep = read_json(path)
+    check_fields(sweep, {"suite": (str,), "runs": (list,), "published": (list,), "baseline": (str, type(None))},
+                 str(path), required=("runs",))
+    for i, r in enumerate(sweep["runs"]):
+        if not isinstance(r, dict):
+            raise ConfigError(f"{path}: runs[{i}] must be an object.")
+        check_fields(r, {"dataset": (str,), "method": (str,), "seed": (int,), "path": (str,)}, f"{path} runs[{i}]",
+                     required=("dataset", "method", "seed", "path"))
+        if Path(r["path"]).is_absolute() or ".." in Path(r["path"]).parts:
+            raise ConfigError(f"{path}: runs[{i}] path {r['path']!r} must lie inside the bench directory.")
+    for i, p in enumerate(sweep.get("published", [])):
+        if not isinstance(p, dict):
+            raise ConfigError(f"{path}: published[{i}] must be an object.")
+        check_fields(p, {"dataset": (str,), "method": (str,), "numbers": (dict,), "source": (str,)},
+                     f"{path} published[{i}]", required=("dataset", "method", "numbers"))
+    return sweep
+
+
+def _labels(run_dir: Path) -> tuple[str, str, int]:
+    """(dataset, method, seed) of a run directory outside a bench: from its summary, else its
+    config.json, else ("?", the folder's name, 0) (a damaged run is still listed, as failed)."""
+    from .bench_leaderboard import read_summary
+    from .config import TrainConfig
+    from .errors import ConfigError
+
+    s = read_summary(run_dir)
+    if s is None:
+        try:
+            cfg = TrainConfig.load(run_dir / "config.json")
+            s = {"data": cfg.data, "loss": cfg.loss, "techniques": [t.name for t in cfg.techniques], "seed": cfg.seed}
+        except ConfigError:
+            return "?", run_dir.name, 0
+    method = "+".join(([s["loss"]] if s.get("loss") not in (None, "nonsaturating") else []) + list(s.get("techniques", []))) or "plain"
+    return str(s.get("data", "?")), method, int(s.get("seed", 0))
 
 
 # -- images --------------------------------------------------------------------------------------
@@ -87,7 +125,7 @@ def _thumbnail(path: Path) -> str | None:
             buf = io.BytesIO()
             img.save(buf, format="PNG", optimize=True)
             return _data_uri(buf.getvalue())
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - a damaged PNG (Pillow raises OSError, SyntaxError ...) is just not shown
         return None
 
 

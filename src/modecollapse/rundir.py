@@ -1,6 +1,9 @@
 """The run directory: ``config.json``, ``metrics.jsonl``, ``summary.json``, ``samples.npy``,
 ``checkpoint.pt`` and the PNG plots. Files are written atomically (temporary file, then
-rename), so an interrupted write never leaves half a file behind.
+rename), so an interrupted write never leaves half a file behind; one writer at a time
+holds the directory's lock (:func:`lock`); every file is read back against the schema it
+must follow (:func:`read_metrics`, :func:`read_summary`, :func:`load_checkpoint`), so a
+damaged file is one sentence naming it and the field, never a traceback.
 """
 from __future__ import annotations
 
@@ -14,10 +17,36 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
-from .fileio import atomic_write
+from .dirlock import DirLock
+from .fileio import atomic_write, check_fields, make_dir, read_json, read_jsonl
 
 IMAGE_SAMPLES_KEPT = 2500
 RUN_FILES = ("config.json", "metrics.jsonl", "summary.json", "samples.npy", "checkpoint.pt", "samples.png", "modes.png")
+
+
+#: what summary.json's keys hold when present (JSON types; a bool is never a number)
+NUMBER = (int, float)
+SUMMARY_TYPES: dict[str, tuple[type, ...]] = {
+    "status": (str,), "message": (str,), "steps": (int,), "wall_seconds": NUMBER, "seed": (int,),
+    "data": (str,), "loss": (str,), "techniques": (list,), "modes": (int,), "num_modes": (int,),
+    "hq_fraction": NUMBER, "reverse_kl": NUMBER, "collapsed": (bool,), "verdict": (str,), "reason": (str,),
+    "collapse_step": (int, type(None)), "rollbacks": (list,), "world_size": (int,),
+}
+#: what an evaluation record of metrics.jsonl holds when present
+RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "step": (int,), "modes": (int,), "num_modes": (int,), "hq_fraction": NUMBER, "reverse_kl": NUMBER,
+    "counts": (list,), "d_loss": NUMBER + (type(None),), "g_loss": NUMBER + (type(None),), "wall_seconds": NUMBER,
+}
+
+
+def lock(out: Path) -> DirLock:
+    """The one-writer lock of run directory ``out`` (a context manager; :class:`dirlock.DirLock`)."""
+    return DirLock(Path(out), "run directory")
+
+
+def make(out: Path) -> Path:
+    """Creates the run directory ``out`` (user's umask) after checking it can be one."""
+    return make_dir(Path(out), "--out")
 
 
 def prepare(out: Path, *, overwrite: bool) -> None:
@@ -54,7 +83,18 @@ def load_checkpoint(out: Path) -> dict[str, Any]:
         raise ConfigError(f"checkpoint {path} is corrupt or unreadable ({reason}); delete the run directory to start afresh.") from None
     if not isinstance(state, dict) or "step" not in state:
         raise ConfigError(f"checkpoint {path} is not a modecollapse checkpoint; delete the run directory to start afresh.")
+    check_fields(state, CHECKPOINT_TYPES, f"checkpoint {path}", required=tuple(CHECKPOINT_TYPES))
+    if state["step"] < 0:
+        raise ConfigError(f"checkpoint {path}: 'step' must be >= 0, got {state['step']}.")
     return state
+
+
+#: what a checkpoint must hold (the keys ``train.checkpoint_state`` writes)
+CHECKPOINT_TYPES: dict[str, tuple[type, ...]] = {
+    "step": (int,), "G": (dict,), "D": (dict,), "opt_g": (dict,), "opt_d": (dict,), "extra_d": (list,),
+    "extra_g": (list,), "g_adv_weight": NUMBER, "data_gen": (torch.Tensor,), "noise_gen": (torch.Tensor,),
+    "techniques": (dict,),
+}
 
 
 def append_metrics(out: Path, record: dict[str, Any]) -> None:
@@ -62,15 +102,39 @@ def append_metrics(out: Path, record: dict[str, Any]) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def read_metrics(out: Path) -> list[dict[str, Any]]:
+def read_metrics(out: Path, *, notice: bool = True) -> list[dict[str, Any]]:
+    """The evaluation records of ``out/metrics.jsonl`` (``[]`` when there is none), each
+    checked against :data:`RECORD_TYPES`. A torn last line (a kill in the middle of an
+    append) is dropped with a one-line notice; anything else wrong is a :class:`ConfigError`
+    naming the file, the line and the field."""
     path = out / "metrics.jsonl"
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records, _ = read_jsonl(path, notice=notice)
+    for i, rec in enumerate(records, 1):
+        check_fields(rec, RECORD_TYPES, f"{path} record {i}", required=("step",))
+        counts = rec.get("counts", [])
+        if not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
+            raise ConfigError(f"{path} record {i}: 'counts' must be a list of integers.")
+    return records
+
+
+def read_summary(out: Path) -> dict[str, Any] | None:
+    """``out/summary.json`` checked against :data:`SUMMARY_TYPES` (``None`` when there is
+    none); a damaged file is a :class:`ConfigError` naming it and the field."""
+    path = out / "summary.json"
+    if not path.exists():
+        return None
+    summary = read_json(path)
+    check_fields(summary, SUMMARY_TYPES, str(path), required=("status",))
+    if not all(isinstance(t, str) for t in summary.get("techniques", [])):
+        raise ConfigError(f"{path}: 'techniques' must be a list of names.")
+    return summary
 
 
 def rewind_metrics(out: Path, upto: int) -> list[dict[str, Any]]:
-    """Drops evaluations after step ``upto`` (made after the checkpoint a resume starts from)."""
+    """Drops evaluations after step ``upto`` (made after the checkpoint a resume starts from)
+    and a torn last line, rewriting the file."""
     records = [r for r in read_metrics(out) if r["step"] <= upto]
     atomic_write(out / "metrics.jsonl", lambda tmp: Path(tmp).write_text("".join(json.dumps(r) + "\n" for r in records)))
     return records

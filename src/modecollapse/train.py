@@ -9,9 +9,11 @@ only as a pair of callables (``losses.py``), techniques only through the hooks o
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import signal
+import sys
 import threading
 import time
 import typing
@@ -430,8 +432,21 @@ def train(
     total, as Ctrl-C would, leaving a checkpoint at that step to resume from.
     ``strategy``: how processes share the work (``distributed.DDPStrategy`` under torchrun);
     one process by default. ``cfg.batch_size`` is the global batch.
+
+    The writing process holds the run directory's lock (``rundir.lock``, :mod:`dirlock`) from before it
+    reads or writes any file of the run until it returns, however it returns; a second
+    writer gets :class:`~modecollapse.dirlock.Locked`. A resumed run whose checkpoint is its
+    last step (killed before ``summary.json``) is completed without training: its final
+    evaluation, samples and summary are what the unbroken run would have written.
     """
-    out = Path(out)
+    with contextlib.ExitStack() as held:
+        return _train(cfg, Path(out), resume=resume, overwrite=overwrite, progress=progress, stop_after=stop_after,
+                      threads=threads, strategy=strategy, held=held)
+
+
+def _train(cfg: TrainConfig, out: Path, *, resume: bool, overwrite: bool, progress: bool, stop_after: int | None,
+           threads: int | str | None, strategy: SingleProcess | None, held: contextlib.ExitStack) -> dict[str, Any] | None:
+    """:func:`train`'s body; ``held`` keeps the run directory's lock until it returns."""
     strategy = strategy or SingleProcess()
     error = None
     run = None
@@ -450,21 +465,38 @@ def train(
 
     records: list[dict[str, Any]] = []
     elapsed_before = 0.0
+    completing, stopped = False, None
     error = None
     try:
+        if resume and not out.is_dir():
+            raise ConfigError(f"there is no run directory {out} to resume; start the run with --out {out}.")
+        if strategy.is_writer:
+            if not resume:
+                rundir.make(out)
+            held.enter_context(rundir.lock(out))
+        if resume and _nothing_trained(out):
+            # killed after config.json, before the step-0 checkpoint: nothing to continue, nothing lost
+            if strategy.is_writer:
+                sys.stderr.write(f"modecollapse: note: {out} has no checkpoint yet (stopped before step 1); "
+                                 "starting it from step 0.\n")
+            resume, overwrite = False, True
         if resume:
             state = rundir.load_checkpoint(out)
             world = int(state.get("world_size", 1))
             if world != strategy.world_size:
                 raise ConfigError(f"the run in {out} was trained by {world} process(es); resume it with the same "
                                   f"number (it has {strategy.world_size}).")
-            load_checkpoint_state(run, state, strategy.rank)
+            _restore(run, state, strategy.rank, out)
             elapsed_before = float(state.get("wall_seconds", 0.0))
-            if run.step >= saved_cfg.steps:
+            summary_ok = _summary_of(out, run.step)
+            if run.step > saved_cfg.steps or (run.step == saved_cfg.steps and summary_ok):
                 raise ConfigError(f"the run in {out} already has {run.step} steps; pass --steps larger than that to extend it.")
+            stopped = state.get("stopped") if not summary_ok else None
+            # the last step's checkpoint (or a stop's) without its summary: finish the run, train nothing
+            completing = run.step == saved_cfg.steps or isinstance(stopped, dict)
             if strategy.is_writer:
                 records = rundir.rewind_metrics(out, upto=run.step)
-        elif strategy.is_writer:
+        if not resume and strategy.is_writer:
             rundir.prepare(out, overwrite=overwrite)
         if strategy.is_writer:
             saved_cfg.save(out / "config.json")
@@ -480,17 +512,23 @@ def train(
     def wall() -> float:
         return elapsed_before + time.perf_counter() - started
 
-    def save_checkpoint() -> None:
+    def save_checkpoint(stopped: tuple[str, str] | None = None) -> None:
         ranks = strategy.gather(rank_state(run))
         if strategy.is_writer:
             with strategy.unwrapped(run):
                 state = {**checkpoint_state(run), "other_ranks": ranks[1:], "world_size": strategy.world_size,
                          "wall_seconds": wall()}
+                if stopped:  # a resume after a kill before summary.json then finishes, not trains on
+                    state["stopped"] = {"status": stopped[0], "message": stopped[1]}
             rundir.save_checkpoint(out, state)
 
     status, message = "ok", ""
+    if isinstance(stopped, dict):  # an evaluator had stopped the run: the summary says so
+        status, message = str(stopped.get("status", "stopped")), str(stopped.get("message", ""))
     rollbacks: list[dict[str, Any]] = []
     end = saved_cfg.steps if stop_after is None else min(saved_cfg.steps, stop_after)
+    if completing:
+        end = run.step
     suffix = f" x{strategy.world_size}" if strategy.world_size > 1 else ""
     bar = tqdm(total=saved_cfg.steps, initial=run.step, disable=not (progress and strategy.is_writer),
                desc=f"{saved_cfg.data}/{saved_cfg.loss}{suffix}", unit="step", dynamic_ncols=True, leave=False)
@@ -529,7 +567,7 @@ def train(
                     if len(rollbacks) >= RollBack.max_rollbacks:
                         status, message = "rolled-back", (f"stopped at step {run.step}: {signal_.reason} "
                                                           f"(after {len(rollbacks)} rollbacks)")
-                        save_checkpoint()
+                        save_checkpoint(stopped=(status, message))
                         break
                     at = run.step
                     with strategy.unwrapped(run):
@@ -552,7 +590,7 @@ def train(
                     continue
                 if isinstance(signal_, StopTraining):
                     status, message = signal_.status, signal_.reason
-                    save_checkpoint()
+                    save_checkpoint(stopped=(status, message))
                     break
                 if run.step % saved_cfg.checkpoint_every == 0 or at_end:
                     save_checkpoint()
@@ -573,6 +611,9 @@ def train(
     if not strategy.is_writer:
         return None
     with strategy.unwrapped(run):
+        if completing and not stopped and records and records[-1]["step"] == run.step:
+            # the final evaluation was made before the kill: its record, and the samples it saw
+            last = (records[-1], generate(run, run.cfg.eval_samples, seed=run.cfg.seed * 7919 + run.step))
         if last is None or last[0]["step"] != run.step:
             try:
                 final, samples = evaluate(run)
@@ -586,6 +627,38 @@ def train(
     summary.update(extra)
     rundir.finish(out, summary, samples, run.dataset, records)
     return summary
+
+
+def _nothing_trained(out: Path) -> bool:
+    """Whether ``out`` holds a run's config.json and nothing trained yet (no checkpoint, no
+    evaluation, no summary): a run killed before its step-0 checkpoint."""
+    if (out / "checkpoint.pt").exists() or (out / "summary.json").exists() or not (out / "config.json").is_file():
+        return False
+    try:
+        return not rundir.read_metrics(out, notice=False)
+    except ConfigError:
+        return False
+
+
+def _summary_of(out: Path, step: int) -> bool:
+    """Whether ``out/summary.json`` is a valid summary of the run at ``step`` (else a resume rewrites it)."""
+    try:
+        summary = rundir.read_summary(out)
+    except ConfigError:
+        return False
+    return summary is not None and summary.get("steps") == step
+
+
+def _restore(run: Run, state: dict[str, Any], rank: int, out: Path) -> None:
+    """:func:`load_checkpoint_state`, a checkpoint that does not fit the run being one sentence."""
+    try:
+        load_checkpoint_state(run, state, rank)
+    except ConfigError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+        reason = (str(err).splitlines() or [type(err).__name__])[0][:160]
+        raise ConfigError(f"checkpoint {out / 'checkpoint.pt'} does not fit the run in {out} ({reason}); "
+                          "delete the run directory to start afresh.") from None
 
 
 def make_summary(cfg: TrainConfig, run: Run, records: list[dict[str, Any]], final: dict[str, Any], *, status: str,

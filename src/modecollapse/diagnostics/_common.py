@@ -21,6 +21,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from ..config import TechniqueSpec, TrainConfig  # noqa: E402
+from ..errors import ConfigError  # noqa: E402
 from ..metrics.modes import mode_stats  # noqa: E402
 from ..models.mlp import MLPDiscriminator  # noqa: E402
 from ..techniques.penalties import penalty  # noqa: E402
@@ -129,7 +130,11 @@ def load_run_generator(path: str):
     cfg = TrainConfig.load(d / "config.json")
     state = rundir.load_checkpoint(d)
     run = build_run(cfg)
-    run.G.load_state_dict(state["G"])
+    try:
+        run.G.load_state_dict(state["G"])
+    except (RuntimeError, KeyError, TypeError) as err:  # weights of another shape: one sentence, not a traceback
+        reason = (str(err).splitlines() or [type(err).__name__])[0][:160]
+        raise ConfigError(f"{d / 'checkpoint.pt'} does not fit {d / 'config.json'} ({reason}).") from None
     run.G.eval()
     return run
 
