@@ -7,8 +7,13 @@ distances. :func:`prdc` computes them once for all four, exactly, in blocks (see
 :func:`~modecollapse.metrics.density_coverage` are the single-pair entry points.
 
 Definitions follow the ``prdc`` package of Naeem et al. (2020) to the letter: the radius of
-a sample's ball is the distance to its k-th nearest *other* sample of the same set, and a
-point is inside a ball when strictly closer than the radius.
+a sample's ball is the distance to its k-th nearest *other* sample of the same set (a
+duplicate counts, at distance 0), and a point is inside a ball when **strictly** closer than
+the radius: one at exactly the radius is outside, and a ball of radius 0 holds nothing.
+Every distance compared is the canonical one of :func:`~modecollapse.metrics.knn.exact_sqdist`
+(exactly 0 between identical rows, the same bits in every block), so a generator that copies
+real samples is scored by these rules, not by rounding, and the result does not depend on
+``chunk_size``; coverage and density count the same comparisons.
 
 - Kynkaanniemi, Karras, Laine, Lehtinen, Aila (2019), "Improved Precision and Recall Metric
   for Assessing Generative Models", NeurIPS.
@@ -69,6 +74,7 @@ def prdc(
     ``dc_k=None`` to skip a pair. ``real_knn`` (n_real, >= k + 1) are squared real k-NN
     distances from :func:`~modecollapse.metrics.knn.knn_sqdist` computed earlier (for
     instance loaded with ``--real-stats``); they save one of the three distance sweeps.
+    Ties: inside a ball means strictly closer than its radius (see the module docstring).
     Precision is the fraction of fake samples inside at least one real ball; recall the
     fraction of real samples inside at least one fake ball; density the mean number of real
     balls holding a fake sample divided by k (about 1 when the two sets match, above 1 for
@@ -86,6 +92,8 @@ def prdc(
     check_pair(real, fake, min_real=need, min_fake=(pr_k + 1) if pr_k else 1, why=why)
     check_positive_int(chunk_size, "chunk_size")
 
+    if real.dtype != fake.dtype:  # one compute dtype for every distance (see knn.exact_sqdist)
+        real, fake = real.to(torch.float64), fake.to(torch.float64)
     if real_knn is None or real_knn.shape[1] < need or len(real_knn) != len(real):
         real_knn = knn_sqdist(real, k=kmax, chunk_size=chunk_size, device=device)
     real_cols = [radii2_from_knn(real_knn, k) for k in ks]
@@ -94,7 +102,7 @@ def prdc(
         fake_r2 = radii2_from_knn(knn_sqdist(fake, k=pr_k, chunk_size=chunk_size, device=device), pr_k)[:, None]
     cross = cross_neighbourhoods(
         real=real, fake=fake, real_radii2=torch.stack(real_cols, dim=1), fake_radii2=fake_r2,
-        real_nearest=1 if dc_k is not None else 0, chunk_size=chunk_size, device=device,
+        chunk_size=chunk_size, device=device,
     )
     precision = recall = density = coverage = None
     if pr_k is not None:
@@ -103,6 +111,5 @@ def prdc(
     if dc_k is not None:
         col = len(ks) - 1
         density = float(cross.fake_in_real_balls[:, col].double().sum() / (dc_k * len(fake)))
-        r2 = real_cols[col].cpu()
-        coverage = float((cross.real_nearest_fake[:, 0] < r2.to(cross.real_nearest_fake.dtype)).double().mean())
+        coverage = float((cross.real_ball_counts[:, col] > 0).double().mean())
     return PRDC(precision, recall, density, coverage, pr_k, dc_k, len(real), len(fake))
