@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ._checks import as_generator, check_pair, check_positive_int, compute_dtype, resolve_device
+from ._checks import as_generator, check_features, check_pair, check_positive_int, compute_dtype, resolve_device
 from .knn import blocks
 
 Method = Literal["auto", "subsets", "full"]
@@ -217,3 +217,122 @@ def kid(
         v = torch.tensor(values, dtype=torch.float64)
     std = float(v.std(unbiased=False)) if len(v) > 1 else 0.0
     return KIDResult(float(v.mean()), std, subsets, subset_size, degree, float(g), float(coef0))
+
+
+class _Reservoir:
+    """A uniform random sample of at most ``capacity`` rows of a stream (Vitter's algorithm R):
+    all rows, in arrival order, while the stream fits."""
+
+    def __init__(self, capacity: int, generator: torch.Generator) -> None:
+        self.capacity = capacity
+        self.gen = generator
+        self.n = 0
+        self.rows: torch.Tensor | None = None  # (min(n, capacity), d)
+
+    def update(self, x: torch.Tensor) -> None:
+        x = x.detach().to("cpu")
+        if self.rows is None:
+            self.rows = x.new_empty(0, x.shape[1])
+        elif x.shape[1] != self.rows.shape[1]:
+            raise ValueError(f"features have {x.shape[1]} dimensions, earlier updates had {self.rows.shape[1]}")
+        if self.rows.dtype != x.dtype:
+            x = x.to(self.rows.dtype)
+        fill = max(0, min(len(x), self.capacity - self.n))
+        if fill:
+            self.rows = torch.cat([self.rows, x[:fill]])
+        rest = len(x) - fill
+        if rest > 0:
+            seen = torch.arange(self.n + fill, self.n + len(x), dtype=torch.float64)  # 0-based stream positions
+            slot = (torch.rand(rest, generator=self.gen, dtype=torch.float64) * (seen + 1)).floor().long()
+            hit = slot < self.capacity
+            # the later of two rows drawn for one slot wins, as in the sequential algorithm
+            winner = torch.full((self.capacity,), -1, dtype=torch.long)
+            winner.scatter_reduce_(0, slot[hit], torch.arange(fill, len(x))[hit], reduce="amax")
+            take = winner >= 0
+            self.rows[take] = x[winner[take]]
+        self.n += len(x)
+
+    def state(self) -> dict:
+        return {"n": self.n, "rows": self.rows}
+
+    @staticmethod
+    def merged(states: list[dict], capacity: int, gen: torch.Generator) -> tuple[int, torch.Tensor | None]:
+        """(count, rows) of the union of the streams behind ``states``: all rows in order when
+        they fit, else a uniform sample of ``capacity`` (a hypergeometric split between them)."""
+        states = [s for s in states if s["rows"] is not None]
+        if not states:
+            return 0, None
+        n, rows = states[0]["n"], states[0]["rows"]
+        for s in states[1:]:
+            if n + s["n"] <= capacity:
+                rows = torch.cat([rows, s["rows"].to(rows.dtype)])
+            else:
+                from_first = int((torch.randperm(n + s["n"], generator=gen)[:capacity] < n).sum())
+                a = rows[torch.randperm(len(rows), generator=gen)[:from_first]]
+                b = s["rows"][torch.randperm(len(s["rows"]), generator=gen)[: capacity - from_first]]
+                rows = torch.cat([a, b.to(a.dtype)])
+            n += s["n"]
+        return n, rows
+
+
+class StreamingKID:
+    """KID over batches in bounded memory: ``update(real=..., fake=...)``, ``compute()``, ``reset()``,
+    ``merge(other)``.
+
+    Each side keeps at most ``max_samples`` rows (default 10,000), a uniform random sample of
+    all rows seen (reservoir sampling, seeded); while a side fits, it keeps every row in
+    arrival order and ``compute()`` equals :func:`kid` on the concatenated batches with the
+    same parameters and ``seed``. Beyond it, KID is computed on the samples (its subsets are
+    still uniform subsets of all rows seen). With ``torch.distributed`` initialised,
+    ``compute()`` merges every process's samples in rank order first (see
+    :mod:`~modecollapse.metrics.distributed`). ``reset(real=False)`` keeps the real side.
+    """
+
+    higher_is_better = False
+
+    def __init__(
+        self, *, subsets: int = 100, subset_size: int | None = None, degree: int = 3, gamma: float | None = None,
+        coef0: float = 1.0, seed: int = 0, max_samples: int = 10_000, device: str | torch.device | None = None,
+    ) -> None:
+        check_positive_int(max_samples, "max_samples", minimum=2)
+        self.params = {"subsets": subsets, "subset_size": subset_size, "degree": degree, "gamma": gamma,
+                       "coef0": coef0, "seed": seed, "device": device}
+        self.max_samples = max_samples
+        from .distributed import world
+
+        # each process samples with its own stream, so that the merged sample stays uniform
+        self._gen = torch.Generator().manual_seed(seed + 1_000_003 * (world()[0] + 1))
+        self.real = _Reservoir(max_samples, self._gen)
+        self.fake = _Reservoir(max_samples, self._gen)
+
+    def update(self, *, real: torch.Tensor | None = None, fake: torch.Tensor | None = None) -> None:
+        if real is not None:
+            check_features(real, "real")
+            self.real.update(real)
+        if fake is not None:
+            check_features(fake, "fake")
+            self.fake.update(fake)
+
+    def merge(self, other: "StreamingKID") -> "StreamingKID":
+        """Adds ``other``'s rows (as if its batches had followed this one's); returns self."""
+        gen = torch.Generator().manual_seed(self.params["seed"] + 7)
+        for side in ("real", "fake"):
+            mine, theirs = getattr(self, side), getattr(other, side)
+            mine.n, mine.rows = _Reservoir.merged([mine.state(), theirs.state()], self.max_samples, gen)
+        return self
+
+    def compute(self) -> KIDResult:
+        from .distributed import gather_states
+
+        states = gather_states({"real": self.real.state(), "fake": self.fake.state()})
+        gen = torch.Generator().manual_seed(self.params["seed"] + 7)
+        _, real = _Reservoir.merged([s["real"] for s in states], self.max_samples, gen)
+        _, fake = _Reservoir.merged([s["fake"] for s in states], self.max_samples, gen)
+        if real is None or fake is None:
+            raise ValueError("StreamingKID.compute() needs real and fake samples; call update() with both first")
+        return kid(real=real, fake=fake, **self.params)
+
+    def reset(self, *, real: bool = True) -> None:
+        if real:
+            self.real = _Reservoir(self.max_samples, self._gen)
+        self.fake = _Reservoir(self.max_samples, self._gen)

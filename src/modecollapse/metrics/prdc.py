@@ -31,7 +31,7 @@ from typing import ClassVar
 
 import torch
 
-from ._checks import check_pair, check_positive_int
+from ._checks import check_features, check_pair, check_positive_int
 from .knn import DEFAULT_CHUNK, cross_neighbourhoods, knn_sqdist
 
 
@@ -113,3 +113,65 @@ def prdc(
         density = float(cross.fake_in_real_balls[:, col].double().sum() / (dc_k * len(fake)))
         coverage = float((cross.real_ball_counts[:, col] > 0).double().mean())
     return PRDC(precision, recall, density, coverage, pr_k, dc_k, len(real), len(fake))
+
+
+class StreamingPRDC:
+    """Precision, recall, density and coverage over batches: ``update(real=..., fake=...)``,
+    ``compute()``, ``reset()``, ``merge(other)``.
+
+    The k-NN metrics need every row (a ball is set by a sample's nearest neighbours among
+    all the others), so the rows are kept, on CPU, and ``compute()`` equals :func:`prdc` on
+    the concatenated batches. The real k-NN radii are computed once and reused until the real
+    side changes, so ``reset(real=False)`` between epochs costs one fake sweep per compute.
+    With ``torch.distributed`` initialised, ``compute()`` gathers every process's rows in rank
+    order first (see :mod:`~modecollapse.metrics.distributed`).
+    """
+
+    higher_is_better = PRDC.higher_is_better
+
+    def __init__(
+        self, *, pr_k: int | None = 3, dc_k: int | None = 5, chunk_size: int = DEFAULT_CHUNK,
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.pr_k, self.dc_k, self.chunk_size, self.device = pr_k, dc_k, chunk_size, device
+        self.reset()
+
+    def reset(self, *, real: bool = True) -> None:
+        if real:
+            self._real: list[torch.Tensor] = []
+            self._real_knn: torch.Tensor | None = None  # radii of the gathered real rows
+        self._fake: list[torch.Tensor] = []
+
+    def update(self, *, real: torch.Tensor | None = None, fake: torch.Tensor | None = None) -> None:
+        if real is not None:
+            check_features(real, "real")
+            self._real.append(real.detach().cpu())
+            self._real_knn = None
+        if fake is not None:
+            check_features(fake, "fake")
+            self._fake.append(fake.detach().cpu())
+
+    def merge(self, other: "StreamingPRDC") -> "StreamingPRDC":
+        """Adds ``other``'s rows after this one's; returns self."""
+        if other._real:
+            self._real += other._real
+            self._real_knn = None
+        self._fake += other._fake
+        return self
+
+    def compute(self) -> PRDC:
+        from .distributed import gather_states
+
+        states = gather_states({"real": self._real, "fake": self._fake})
+        real = [t for s in states for t in s["real"]]
+        fake = [t for s in states for t in s["fake"]]
+        if not real or not fake:
+            raise ValueError("StreamingPRDC.compute() needs real and fake rows; call update() with both first")
+        real_x, fake_x = torch.cat(real), torch.cat(fake)
+        kmax = max(k for k in (self.pr_k, self.dc_k) if k is not None)
+        if self._real_knn is None or len(self._real_knn) != len(real_x):
+            if len(real_x) > kmax:
+                common = torch.float64 if torch.float64 in (real_x.dtype, fake_x.dtype) else real_x.dtype
+                self._real_knn = knn_sqdist(real_x.to(common), k=kmax, chunk_size=self.chunk_size, device=self.device)
+        return prdc(real=real_x, fake=fake_x, pr_k=self.pr_k, dc_k=self.dc_k, chunk_size=self.chunk_size,
+                    device=self.device, real_knn=self._real_knn)
