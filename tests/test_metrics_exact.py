@@ -121,3 +121,18 @@ def test_exact_copies_are_memorised(dtype):
     real = torch.from_numpy(_modes(500, 256, seed=4)).to(dtype) + 50.0
     m = memorisation(real=real, fake=real[:100].clone(), baseline=False)
     assert m.memorisation == 1.0 and m.count == 100
+
+
+def test_a_tf32_setting_is_lifted_for_the_sweep_and_restored():
+    """Training scripts often allow TF32 products; the sweep runs in full float32 anyway (its
+    screening bound assumes it) and leaves the caller's setting as it was."""
+    real = torch.from_numpy(_modes(300, 32, seed=5))
+    fake = real[:20].clone()
+    before = torch.get_float32_matmul_precision()
+    try:
+        expected = prdc(real=real, fake=fake)
+        torch.set_float32_matmul_precision("high")
+        assert prdc(real=real, fake=fake) == expected
+        assert torch.get_float32_matmul_precision() == "high"
+    finally:
+        torch.set_float32_matmul_precision(before)

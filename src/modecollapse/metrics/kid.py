@@ -195,6 +195,7 @@ def kid(
         raise ConfigError(
             f"KID subset size {subset_size} exceeds the smaller set ({n_max} samples); choose a subset size <= {n_max}."
         )
+    real, fake = real.detach(), fake.detach()
     g = gamma if gamma is not None else 1.0 / real.shape[1]
     kern = {"degree": degree, "gamma": g, "coef0": coef0}
     rows_r, rows_f = subset_indices(len(real), len(fake), subsets=subsets, subset_size=subset_size, seed=seed)

@@ -31,6 +31,8 @@ included. A sample at exactly the radius is outside; so is everything when the r
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -137,6 +139,19 @@ def screen_tau(dim: int, dtype: torch.dtype) -> float:
     return (2 * dim + 24) * u
 
 
+@contextlib.contextmanager
+def full_precision_products() -> Iterator[None]:
+    """float32 products in full float32 for the sweep (a TF32 or bfloat16 setting, as many
+    training scripts make, would widen every screening bound ~8,000-fold and send nearly all
+    pairs to the exact path); the caller's setting is restored afterwards."""
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
 class _Smallest:
     """Running ``m`` smallest screened values (n, m) of each row and their column indices."""
 
@@ -175,6 +190,15 @@ def _exact_smallest(
 ) -> torch.Tensor:
     """The ``want`` smallest canonical squared distances (n_a, want) float64 from each row of
     ``a`` to the rows of ``b`` (``same``: ``b`` is ``a``, each row's own 0 included), ascending."""
+    with full_precision_products():
+        return _exact_smallest_sweep(raw_a, xa, sqa, raw_b, xb, sqb, want=want, same=same, chunk_size=chunk_size)
+
+
+def _exact_smallest_sweep(
+    raw_a: torch.Tensor, xa: torch.Tensor, sqa: torch.Tensor,
+    raw_b: torch.Tensor, xb: torch.Tensor, sqb: torch.Tensor,
+    *, want: int, same: bool, chunk_size: int,
+) -> torch.Tensor:
     na, nb, dev = len(xa), len(xb), xa.device
     keep = min(nb, want + SPARE)
     best = _Smallest(na, keep, dtype=xa.dtype, device=dev)
@@ -306,6 +330,15 @@ def cross_neighbourhoods(
     smaller** than the squared radius (as in ``prdc``). ``real_nearest`` / ``fake_nearest``
     ask for that many smallest canonical cross distances per sample, from the same sweep.
     """
+    with full_precision_products():
+        return _cross_sweep(real=real, fake=fake, real_radii2=real_radii2, fake_radii2=fake_radii2,
+                            real_nearest=real_nearest, fake_nearest=fake_nearest, chunk_size=chunk_size, device=device)
+
+
+def _cross_sweep(
+    *, real: torch.Tensor, fake: torch.Tensor, real_radii2: torch.Tensor | None, fake_radii2: torch.Tensor | None,
+    real_nearest: int, fake_nearest: int, chunk_size: int, device: str | torch.device | None,
+) -> CrossNeighbourhoods:
     dev = resolve_device(device, real)
     dtype = compute_dtype(real, fake)
     shift = common_shift(real, device=dev, dtype=dtype, chunk_size=chunk_size)
