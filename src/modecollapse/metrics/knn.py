@@ -43,7 +43,7 @@ from ._checks import compute_dtype, resolve_device
 DEFAULT_CHUNK = 2048
 #: screened candidates kept per row beyond the k asked for, so that near-ties rarely need a second sweep
 SPARE = 8
-_PAIR_BATCH = 8192  # rows of differences held at once by exact_sqdist
+_PAIR_BATCH = 2048  # pairs of rows gathered at once by the exact path (2 x 16 MB at d = 2048)
 
 
 def blocks(n: int, size: int) -> list[tuple[int, int]]:
@@ -394,13 +394,16 @@ def _ball_counts(
     shape = (-1, 1) if rows else (1, -1)
     lo_, hi_ = lo.to(dtype).view(shape), hi.to(dtype).view(shape)
     sure = d2 < lo_
-    maybe = d2 < hi_
     # int32 sums of a block are exact and ~6x faster than the default int64 ones
     col_counts = sure.sum(0, dtype=torch.int32).long()
     row_counts = sure.sum(1, dtype=torch.int32).long()
-    unsure = maybe.logical_xor_(sure)
-    if bool(unsure.any()):
+    maybe = d2 < hi_
+    rows_maybe = maybe.sum(1, dtype=torch.int32).long()
+    open_rows = (rows_maybe > row_counts).nonzero(as_tuple=True)[0]  # rows with a pair inside the bound
+    if len(open_rows):
+        unsure = maybe[open_rows].logical_xor_(sure[open_rows])
         ii, jj = unsure.nonzero(as_tuple=True)
+        ii = open_rows[ii]
         exact = _pairs_exact(real, ii + i0, fake, jj + j0, d2.device, dtype)
         inside = exact < (rad[ii] if rows else rad[jj])
         col_counts.index_add_(0, jj[inside], torch.ones_like(jj[inside]))
