@@ -13,6 +13,13 @@ them, so recall and coverage are far from 1 and precision is not trivially 0 or 
 
     .venv/bin/python benchmarks/metrics_vs_prdc.py                 # N = 10,000 and 50,000, d = 2048
     .venv/bin/python benchmarks/metrics_vs_prdc.py --sizes 2000 --dim 256   # a quick look
+    .venv/bin/python benchmarks/metrics_vs_prdc.py --copies        # the memorising generator, below
+
+``--copies``: the case where collapse and memorisation live. The fake set is ``copies``
+exact copies of ``real[0]`` (10 Gaussian modes in 512 dimensions, 5,000 real rows, k = 3),
+scored by prdc and by modecollapse in float32 and float64 at several ``chunk_size``; every
+row must equal prdc's (distances between copies are exactly 0, a sample at exactly a ball's
+radius is outside it, and no count depends on the blocks).
 """
 from __future__ import annotations
 
@@ -80,6 +87,32 @@ def run_case(impl: str, args: argparse.Namespace, n: int) -> dict | None:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def copies_table(copies: int, seed: int) -> None:
+    import torch
+
+    from modecollapse.metrics import prdc as ours
+    from prdc import compute_prdc
+
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((10, 512)).astype(np.float32) * 0.5
+    real = (rng.standard_normal((5000, 512)).astype(np.float32) + centres[rng.integers(0, 10, 5000)]).astype(np.float32)
+    fake = np.repeat(real[:1], copies, axis=0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = compute_prdc(real_features=real, fake_features=fake, nearest_k=3)
+    print(f"fake = {copies} copies of real[0]; 10 modes in 512-D, 5,000 real rows, k = 3 (seed {seed})\n")
+    print("| implementation | dtype | chunk_size | precision | recall | density | coverage | equals prdc |")
+    print("|---|---|---|---|---|---|---|---|")
+    print("| prdc 0.2 | float32 | - | " + " | ".join(f"{float(ref[k]):.4g}" for k in KEYS) + " | |")
+    for dtype in (torch.float32, torch.float64):
+        for chunk in (512, 2048):
+            r = ours(real=torch.from_numpy(real).to(dtype), fake=torch.from_numpy(fake).to(dtype), pr_k=3, dc_k=3,
+                     chunk_size=chunk)
+            vals = [getattr(r, k) for k in KEYS]
+            same = all(v == float(ref[k]) for v, k in zip(vals, KEYS))
+            print(f"| modecollapse | {str(dtype).split('.')[-1]} | {chunk} | " + " | ".join(f"{v:.4g}" for v in vals)
+                  + f" | {'yes' if same else 'NO'} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="10000,50000", help="comma-separated N (real = fake = N)")
@@ -89,11 +122,16 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chunk-size", type=int, default=2048)
     p.add_argument("--prdc-max-n", type=int, default=10000, help="largest N given to prdc (it needs N x N matrices)")
+    p.add_argument("--copies", type=int, nargs="?", const=5, default=None, metavar="C",
+                   help="print the table of C (default 5) exact copies of one real sample instead")
     p.add_argument("--worker", choices=["ours", "prdc"], help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.n, args.dim, args.k, args.clusters, args.seed, args.chunk_size)))
+        return
+    if args.copies is not None:
+        copies_table(args.copies, args.seed)
         return
     try:
         import prdc  # noqa: F401

@@ -32,12 +32,13 @@ def test_ngram_entropy_known_values():
     assert ngram_entropy([[1, 2, 3, 4]], 2) == pytest.approx(math.log(3))
 
 
-def test_self_bleu_identical_is_one_and_disjoint_is_small():
+def test_self_bleu_identical_is_one_and_disjoint_is_zero():
     assert self_bleu([LINE] * 4) == pytest.approx(1.0)
     disjoint = [[f"w{i}_{j}" for j in range(6)] for i in range(4)]
-    # no n-gram shared: every precision smoothed to 0.1 / count
+    assert self_bleu(disjoint) == 0.0  # Texygen / NLTK: no unigram shared is 0
+    # the observed-orders definition smooths every precision to 0.1 / count instead
     expected = math.exp(sum(math.log(0.1 / (6 - n + 1)) for n in range(1, 5)) / 4)
-    assert self_bleu(disjoint) == pytest.approx(expected)
+    assert self_bleu(disjoint, definition="observed-orders") == pytest.approx(expected)
 
 
 def test_self_bleu_equals_the_pairwise_loop():
@@ -45,6 +46,9 @@ def test_self_bleu_equals_the_pairwise_loop():
     seqs = [[rng.randrange(6) for _ in range(rng.randrange(2, 9))] for _ in range(25)]
     brute = sum(bleu(hypothesis=s, references=seqs[:i] + seqs[i + 1:]) for i, s in enumerate(seqs)) / len(seqs)
     assert self_bleu(seqs) == pytest.approx(brute, rel=1e-12)
+    old = sum(bleu(hypothesis=s, references=seqs[:i] + seqs[i + 1:], definition="observed-orders")
+              for i, s in enumerate(seqs)) / len(seqs)
+    assert self_bleu(seqs, definition="observed-orders") == pytest.approx(old, rel=1e-12)
 
 
 def test_bleu_brevity_penalty_and_clipping():
@@ -52,16 +56,20 @@ def test_bleu_brevity_penalty_and_clipping():
     assert bleu(hypothesis=["a", "b", "c", "d"], references=ref) == pytest.approx(1.0)
     # "a a a a": unigram precision clipped to 1/4
     assert bleu(hypothesis=["a"] * 4, references=ref, max_n=1) == pytest.approx(0.25)
-    # short hypothesis: exp(1 - 4/2) brevity penalty, precisions 1 (orders 3, 4 left out)
-    assert bleu(hypothesis=["a", "b"], references=ref) == pytest.approx(math.exp(-1.0))
+    # short hypothesis: exp(1 - 4/2) brevity penalty, precisions 1, 1 and orders 3, 4 smoothed to 0.1
+    assert bleu(hypothesis=["a", "b"], references=ref) == pytest.approx(math.exp(-1.0) * 0.1**0.5)
+    # ... or left out, in the observed-orders definition
+    assert bleu(hypothesis=["a", "b"], references=ref, definition="observed-orders") == pytest.approx(math.exp(-1.0))
 
 
 def test_comparisons_with_a_real_set():
     real = [[1, 2, 3], [4, 5, 6]]
     assert ngram_coverage(real=real, fake=[[1, 2, 3]], n=2) == 0.5
     assert bleu_against(real=real, fake=[[4, 5, 6]], max_n=3) == pytest.approx(1.0)
+    assert bleu_against(real=real, fake=[[4, 5, 6]]) == pytest.approx(0.1**0.25)  # BLEU-4 of 3 tokens
     d = sequence_diversity(fake=[[1, 2, 3]] * 3, real=real, max_n=3).values
-    assert d["distinct_1"] == pytest.approx(1 / 3) and d["self_bleu"] == pytest.approx(1.0)
+    # identical 3-token lines: BLEU-4 has no 4-gram, smoothed to 0.1 (Texygen / NLTK)
+    assert d["distinct_1"] == pytest.approx(1 / 3) and d["self_bleu"] == pytest.approx(0.1**0.25)
     assert d["ngram_coverage_1"] == 0.5 and "distinct_4" not in d
 
 
@@ -111,7 +119,8 @@ def test_measure_sequences_with_real_tokens_and_embeddings(tmp_path, capsys):
     rc, out, _ = _measure(["--fake", str(fake), "--real", str(real), "--tokens", "--max-n", "3",
                            "--fake-embeddings", str(emb), "--json"], capsys)
     assert rc == 0
-    assert out["distinct_3"] == 0.5 and out["ngram_coverage_1"] == 0.5 and out["bleu"] == pytest.approx(1.0)
+    # BLEU-4 of a 3-token copy of a real line: no 4-gram, smoothed to 0.1 (Texygen / NLTK)
+    assert out["distinct_3"] == 0.5 and out["ngram_coverage_1"] == 0.5 and out["bleu"] == pytest.approx(0.1**0.25)
     assert out["vendi"] == pytest.approx(2.0)  # two orthogonal embeddings
     assert "distinct_4" not in out
 
@@ -136,5 +145,56 @@ def test_measure_help_lists_the_sequence_metrics(capsys):
     with pytest.raises(SystemExit):
         main(["measure", "--help"])
     text = capsys.readouterr().out
-    for name in ("distinct", "self_bleu", "ngram_coverage", "--tokens", "--fake-embeddings"):
+    for name in ("distinct", "self_bleu", "ngram_coverage", "--tokens", "--fake-embeddings", "--bleu-definition",
+                 "texygen", "observed-orders", "smoothing method 1"):
         assert name in text
+
+
+# -- the Texygen definition, against NLTK itself ----------------------------------------------------
+def _nltk_self_bleu(seqs):
+    score = pytest.importorskip("nltk.translate.bleu_score")
+    smooth = score.SmoothingFunction().method1
+    return sum(score.sentence_bleu([list(r) for r in seqs[:i] + seqs[i + 1:]], list(s), weights=(0.25,) * 4,
+                                   smoothing_function=smooth) for i, s in enumerate(seqs)) / len(seqs)
+
+
+def _corpus(rng, lines, lo, hi, vocab):
+    return [[f"w{rng.randrange(vocab)}" for _ in range(rng.randrange(lo, hi + 1))] for _ in range(lines)]
+
+
+@pytest.mark.parametrize("lo,hi", [(1, 3), (1, 6), (8, 20)])
+def test_self_bleu_equals_nltk_sentence_bleu_with_method1(lo, hi):
+    """Texygen's self-BLEU is NLTK's sentence_bleu of each line against all the others,
+    uniform 4-gram weights, smoothing method 1: short lines (fewer than 4 tokens), mixed
+    and long ones, with repeats."""
+    rng = random.Random(lo * 100 + hi)
+    seqs = _corpus(rng, 41, lo, hi, 12)
+    seqs += [seqs[0], ["unseen", "words"]]  # an exact repeat, and a short line sharing no word
+    assert self_bleu(seqs) == pytest.approx(_nltk_self_bleu(seqs), rel=1e-12, abs=1e-15)
+
+
+def test_bleu_against_equals_nltk_and_a_line_sharing_no_word_is_zero():
+    score = pytest.importorskip("nltk.translate.bleu_score")
+    smooth = score.SmoothingFunction().method1
+    rng = random.Random(7)
+    real, fake = _corpus(rng, 30, 1, 9, 10), _corpus(rng, 20, 1, 9, 14)
+    expected = sum(score.sentence_bleu(real, h, smoothing_function=smooth) for h in fake) / len(fake)
+    assert bleu_against(real=real, fake=fake) == pytest.approx(expected, rel=1e-12)
+    lonely = [["the", "cat"], ["a", "dog", "ran"], ["a", "dog", "sat", "down"]]
+    assert bleu(hypothesis=lonely[0], references=lonely[1:]) == 0.0
+    assert bleu(hypothesis=lonely[0], references=lonely[1:], definition="observed-orders") > 0.01
+
+
+def test_bleu_definition_is_checked_and_chosen_on_the_command_line(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="texygen, observed-orders"):
+        self_bleu([LINE, LINE], definition="sacrebleu")
+    fake = tmp_path / "g.txt"
+    fake.write_text("the cat\na dog ran\na dog sat down\n")
+    rc, default, _ = _measure(["--fake", str(fake), "--metrics", "self_bleu", "--json"], capsys)
+    assert rc == 0 and default["params"]["bleu_definition"] == "texygen"
+    seqs = [ln.split() for ln in fake.read_text().splitlines()]
+    assert default["self_bleu"] == pytest.approx(self_bleu(seqs))
+    rc, old, _ = _measure(["--fake", str(fake), "--metrics", "self_bleu", "--bleu-definition", "observed-orders",
+                           "--json"], capsys)
+    assert rc == 0 and old["self_bleu"] == pytest.approx(self_bleu(seqs, definition="observed-orders"))
+    assert old["self_bleu"] > default["self_bleu"]

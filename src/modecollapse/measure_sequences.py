@@ -19,15 +19,18 @@ from typing import Any, Callable
 import torch
 
 from .errors import ConfigError
-from .metrics.sequence import Tokens, bleu_against, distinct_n, ngram_counts, ngram_coverage, ngram_entropy, self_bleu
+from .metrics.sequence import (
+    BLEU_DEFINITIONS, Tokens, bleu_against, distinct_n, ngram_counts, ngram_coverage, ngram_entropy, self_bleu,
+)
 
 #: name -> (higher is better, needs real, summary); each expands to its JSON keys below
 SEQUENCE_METRICS: dict[str, tuple[bool, bool, str]] = {
     "distinct": (True, False, "distinct_n: unique / total n-grams over all lines, n = 1..--max-n (Li et al. 2016)"),
     "entropy": (True, False, "entropy_n: Shannon entropy (nats) of the n-gram distribution (Zhang et al. 2018)"),
     "self_bleu": (False, False, "mean BLEU-4 of each line against all the others (Zhu et al. 2018; 1 = identical "
-                                "lines)"),
-    "bleu": (True, True, "mean BLEU-4 of each fake line with the real lines as references (fidelity)"),
+                                "lines), as --bleu-definition says (default Texygen's)"),
+    "bleu": (True, True, "mean BLEU-4 of each fake line with the real lines as references (fidelity), as "
+                         "--bleu-definition says"),
     "ngram_coverage": (True, True, "ngram_coverage_n: share of the real set's distinct n-grams the fake set uses"),
 }
 DEFAULT_EMBEDDING_METRICS = ("vendi",)
@@ -102,11 +105,15 @@ def _orders(seqs: list[Tokens], max_n: int) -> list[int]:
 
 def measure_sequences(
     *, fake: list[Tokens], real: list[Tokens] | None = None, metrics: list[str], max_n: int = 4,
-    progress: Callable[[str], None] | None = None,
+    bleu_definition: str = "texygen", progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Runs the sequence ``metrics`` and returns values, directions, parameters and timings."""
+    """Runs the sequence ``metrics`` and returns values, directions, parameters and timings.
+    ``bleu_definition``: one of :data:`~modecollapse.metrics.sequence.BLEU_DEFINITIONS`."""
     if max_n < 1:
         raise ConfigError(f"--max-n must be >= 1, got {max_n}.")
+    if bleu_definition not in BLEU_DEFINITIONS:
+        raise ConfigError(f"unknown --bleu-definition {bleu_definition!r}; choose one of: "
+                          f"{', '.join(BLEU_DEFINITIONS)}.")
     out: dict[str, Any] = {}
     hib: dict[str, bool] = {}
     seconds: dict[str, float] = {}
@@ -123,10 +130,10 @@ def measure_sequences(
         elif name == "self_bleu":
             if len(fake) < 2:
                 raise ConfigError("self_bleu needs at least 2 fake lines.")
-            out["self_bleu"] = self_bleu(fake)
+            out["self_bleu"] = self_bleu(fake, definition=bleu_definition)  # type: ignore[arg-type]
         elif name == "bleu":
             assert real is not None
-            out["bleu"] = bleu_against(real=real, fake=fake)
+            out["bleu"] = bleu_against(real=real, fake=fake, definition=bleu_definition)  # type: ignore[arg-type]
         elif name == "ngram_coverage":
             assert real is not None
             for n in _orders(real, max_n):
@@ -134,7 +141,8 @@ def measure_sequences(
         hib[name] = SEQUENCE_METRICS[name][0]
         seconds[name] = round(time.perf_counter() - t0, 3)
     out["higher_is_better"] = hib
-    out["params"] = {"max_n": max_n, "bleu_max_n": 4, "bleu_smoothing": "Chen & Cherry 2014 method 1 (epsilon 0.1)",
+    out["params"] = {"max_n": max_n, "bleu_max_n": 4, "bleu_definition": bleu_definition,
+                     "bleu_smoothing": "Chen & Cherry 2014 method 1 (epsilon 0.1)",
                      "tokens": "whitespace-separated words or integer ids"}
     out["n_real"] = None if real is None else len(real)
     out["n_fake"] = len(fake)
@@ -163,6 +171,9 @@ def add_sequence_options(parser) -> None:
                         "rather than features")
     g.add_argument("--max-n", type=int, default=4, metavar="N",
                    help="largest n of distinct_n, entropy_n and ngram_coverage_n (default 4)")
+    g.add_argument("--bleu-definition", choices=tuple(BLEU_DEFINITIONS), default="texygen",
+                   help="self_bleu and bleu: " + "; ".join(f"{k}: {v}" for k, v in BLEU_DEFINITIONS.items())
+                        + " (default texygen, where a line sharing no word with the others scores 0)")
     g.add_argument("--fake-embeddings", metavar="FILE",
                    help="embeddings (n, d) of the fake lines, row for row: adds vendi (and with --real-embeddings "
                         "precision, recall, density, coverage)")
@@ -216,7 +227,9 @@ def run_sequences(args, params) -> int:
             emb_names = [n for n in emb_names if n not in needs_real]
     show = not args.quiet and sys.stderr.isatty()
     progress = (lambda name: sys.stderr.write(f"measuring {name} ...\n")) if show else None
-    result = measure_sequences(fake=fake, real=real, metrics=seq_names, max_n=args.max_n, progress=progress)
+    result = measure_sequences(fake=fake, real=real, metrics=seq_names, max_n=args.max_n,
+                               bleu_definition=getattr(args, "bleu_definition", "texygen"),
+                               progress=progress)
     if emb_inputs is not None and emb_names:
         e = measure(emb_inputs, params, emb_names, progress=progress)
         meta = {k: result.pop(k) for k in ("higher_is_better", "params", "n_real", "n_fake", "seconds")}

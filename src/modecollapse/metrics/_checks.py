@@ -25,6 +25,10 @@ def check_features(x: torch.Tensor, name: str, *, min_samples: int = 1, why: str
     if len(x) < min_samples:
         reason = f" ({why})" if why else ""
         raise ConfigError(f"{name} has {len(x)} samples but at least {min_samples} are needed{reason}.")
+    # A NaN or infinite value makes the sum non-finite, so one summing pass clears ordinary data
+    # (a finite set whose sum overflows falls through to the row count, which then finds nothing).
+    if bool(torch.isfinite(x.sum())):
+        return
     # in row blocks: a mask of the whole set would cost n * d bytes (100 MB at 50,000 x 2048)
     bad = sum(int((~torch.isfinite(x[a : a + 4096])).any(dim=1).sum()) for a in range(0, len(x), 4096))
     if bad:

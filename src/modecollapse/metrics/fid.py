@@ -58,6 +58,33 @@ class GaussianMoments:
             self._outer.addmm_(c.T, c)
         self.n += len(x)
 
+    def merge(self, other: "GaussianMoments") -> "GaussianMoments":
+        """Adds ``other``'s rows (exactly: its sums are moved to this shift); returns self."""
+        if other.n == 0 or other._shift is None:
+            return self
+        if self._shift is None:
+            self._shift, self._sum, self._outer, self.n = other._shift.clone(), other._sum.clone(), \
+                other._outer.clone(), other.n
+            return self
+        if other.dim != self.dim:
+            raise ValueError(f"features have {other.dim} dimensions, earlier updates had {self.dim}")
+        assert self._sum is not None and self._outer is not None and other._sum is not None
+        delta = other._shift - self._shift  # x - s1 = (x - s2) + delta
+        self._sum += other._sum + other.n * delta
+        self._outer += other._outer + torch.outer(other._sum, delta) + torch.outer(delta, other._sum) \
+            + other.n * torch.outer(delta, delta)
+        self.n += other.n
+        return self
+
+    def state(self) -> dict:
+        return {"n": self.n, "shift": self._shift, "sum": self._sum, "outer": self._outer}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "GaussianMoments":
+        m = cls()
+        m.n, m._shift, m._sum, m._outer = state["n"], state["shift"], state["sum"], state["outer"]
+        return m
+
     def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mean (d,), covariance (d, d))`` in float64; the covariance uses n - 1."""
         if self.n < 2 or self._sum is None or self._outer is None or self._shift is None:
@@ -118,6 +145,8 @@ class StreamingFID:
 
     Equal to :func:`fid` on the concatenated batches (up to float64 rounding). ``reset()``
     forgets both sides; ``reset(real=False)`` keeps the real statistics for the next epoch.
+    ``merge(other)`` adds another accumulator's batches; with ``torch.distributed``
+    initialised, ``compute()`` merges every process's moments in rank order first.
     """
 
     higher_is_better = False
@@ -132,14 +161,26 @@ class StreamingFID:
         if fake is not None:
             self.fake.update(fake.detach())
 
+    def merge(self, other: "StreamingFID") -> "StreamingFID":
+        self.real.merge(other.real)
+        self.fake.merge(other.fake)
+        return self
+
     def compute(self) -> FIDResult:
-        if self.real.n < 2 or self.fake.n < 2:
-            raise ValueError(f"FID needs >= 2 real and fake samples, have {self.real.n} and {self.fake.n}")
-        if self.real.dim != self.fake.dim:
-            raise ValueError(f"real and fake have different dimensions ({self.real.dim} vs {self.fake.dim})")
-        mu_r, cov_r = self.real.compute()
-        mu_f, cov_f = self.fake.compute()
-        return FIDResult(frechet_distance(mu_r, cov_r, mu_f, cov_f), self.real.n, self.fake.n)
+        from .distributed import gather_states
+
+        states = gather_states({"real": self.real.state(), "fake": self.fake.state()})
+        real, fake = GaussianMoments(), GaussianMoments()
+        for s in states:
+            real.merge(GaussianMoments.from_state(s["real"]))
+            fake.merge(GaussianMoments.from_state(s["fake"]))
+        if real.n < 2 or fake.n < 2:
+            raise ValueError(f"FID needs >= 2 real and fake samples, have {real.n} and {fake.n}")
+        if real.dim != fake.dim:
+            raise ValueError(f"real and fake have different dimensions ({real.dim} vs {fake.dim})")
+        mu_r, cov_r = real.compute()
+        mu_f, cov_f = fake.compute()
+        return FIDResult(frechet_distance(mu_r, cov_r, mu_f, cov_f), real.n, fake.n)
 
     def reset(self, *, real: bool = True) -> None:
         if real:

@@ -2,23 +2,48 @@
 
 Precision/recall (Kynkaanniemi et al. 2019), density/coverage (Naeem et al. 2020) and the
 memorisation ratio all reduce to "how far is each sample from its k-th neighbour" and "which
-balls contain which samples". Both are computed here exactly, block by block, with matrix
-products (``|x|^2 + |y|^2 - 2 x.y``) on CPU or GPU: memory stays at a few blocks of
-``chunk_size x chunk_size`` whatever N is, and no N x N matrix is ever materialised.
+balls contain which samples". Both are computed here exactly, block by block, on CPU or GPU:
+memory stays at a few blocks of ``chunk_size x chunk_size`` whatever N is, and no N x N
+matrix is ever materialised.
 
-Distances are computed in float64 when an input is float64 and in float32 otherwise; all
-comparisons use squared distances (monotone in the distance, no square roots needed). Every
-result is independent of ``chunk_size`` because running k-smallest lists are merged exactly.
+**One distance per pair.** Every squared distance that a result depends on is the
+*canonical* one, :func:`exact_sqdist`: the coordinate differences, squared and added in a
+fixed pairwise order by element-wise operations only, in the compute precision (float64
+when an input is float64, float32 otherwise). It is a pure function of the two
+rows' values: the same on CPU and GPU, in any block, in either argument order, and exactly
+0 between identical rows. So when a generated sample is a copy of a real one, its
+distance to every real sample is bit for bit the distance that set that real sample's k-NN
+radius, and identical copies get identical counts whatever ``chunk_size`` is.
+
+Matrix products (``|x|^2 + |y|^2 - 2 x.y``, in float32 unless an input is float64; rows
+shifted by a common mean first) only *screen* the pairs: with the worst-case rounding bound
+of a length-d dot product, ``|G - D| <= tau (|x|^2 + |y|^2)`` with ``tau = (2d + 24) u``, a
+comparison whose screened value lies farther than that bound from the threshold is decided
+by it, and every other one (near-ties, copies, duplicates) by :func:`exact_sqdist`. The
+k smallest distances of a row are the exact k smallest canonical values: a few spare
+candidates are kept per row, and a row whose candidates might not hold them all is swept
+again on its own.
+
+**Tie rule** (that of the ``prdc`` package): a point lies inside a ball when its squared
+distance to the centre is *strictly* smaller than the squared radius, and the radius of a
+sample's k-NN ball is the (k+1)-th smallest distance in its row, the sample itself (0)
+included. A sample at exactly the radius is outside; so is everything when the radius is 0.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from ._checks import compute_dtype, resolve_device
 
 DEFAULT_CHUNK = 2048
+#: screened candidates kept per row beyond the k asked for, so that near-ties rarely need a second sweep
+SPARE = 8
+_PAIR_BATCH = 2048  # pairs of rows gathered at once by the exact path (2 x 16 MB at d = 2048)
 
 
 def blocks(n: int, size: int) -> list[tuple[int, int]]:
@@ -27,19 +52,29 @@ def blocks(n: int, size: int) -> list[tuple[int, int]]:
 
 
 def prepare(
-    x: torch.Tensor, *, device: torch.device, dtype: torch.dtype, chunk_size: int
+    x: torch.Tensor, *, device: torch.device, dtype: torch.dtype, chunk_size: int, shift: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x`` on ``device`` in ``dtype`` (no copy when already so) and its squared row norms (n,)."""
+    """``x - shift`` on ``device`` in ``dtype`` (no copy when already so and no shift) and its
+    squared row norms (n,)."""
     x = x.to(device=device, dtype=dtype)
+    if shift is not None:
+        x = torch.cat([x[a:b] - shift for a, b in blocks(len(x), chunk_size)]) if len(x) else x
     # Row norms block by block: x * x of a 50,000 x 2048 set would double the memory.
     sq = torch.cat([x[a:b].pow(2).sum(1) for a, b in blocks(len(x), chunk_size)])
     return x, sq
 
 
+def common_shift(x: torch.Tensor, *, device: torch.device, dtype: torch.dtype, chunk_size: int) -> torch.Tensor:
+    """The mean of the first block of ``x`` (d,): subtracting it from both sets keeps the
+    screening products small (features far from the origin would otherwise widen every
+    rounding bound by their norm) and leaves every distance unchanged."""
+    return x[:chunk_size].to(device=device, dtype=torch.float64).mean(0).to(dtype)
+
+
 def sqdist(
     xa: torch.Tensor, sqa: torch.Tensor, xb: torch.Tensor, sqb: torch.Tensor, *, buffer: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Squared Euclidean distances (a, b) between the rows of ``xa`` (a, d) and ``xb`` (b, d).
+    """Screening squared Euclidean distances (a, b) between the rows of ``xa`` (a, d) and ``xb`` (b, d).
 
     ``buffer``: optional flat tensor of at least a * b elements to write into, so that a
     sweep over many blocks reuses one allocation instead of fragmenting the heap.
@@ -54,49 +89,207 @@ def block_buffer(chunk_size: int, *, like: torch.Tensor) -> torch.Tensor:
     return torch.empty(chunk_size * chunk_size, dtype=like.dtype, device=like.device)
 
 
-def _transposed(d2: torch.Tensor, buffer: torch.Tensor) -> torch.Tensor:
-    """A contiguous copy of ``d2.T`` in ``buffer``: row-wise top-k on it is several times
-    faster than top-k along dim 0 of ``d2``."""
-    return buffer[: d2.numel()].view(d2.shape[1], d2.shape[0]).copy_(d2.T)
+def exact_sqdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The canonical squared distance (p,) float64 between row i of ``a`` (p, d) and row i of ``b`` (p, d).
+
+    Computed in the rows' own precision (float32 or float64, the same for both): the
+    differences, their squares, and their sum by halving the row again and again, a fixed
+    pairwise order made of element-wise additions, so that no reduction kernel can reorder
+    it for another batch shape or device. Identical rows give exactly 0; swapping the
+    arguments gives the same bits. The result is returned in float64.
+    """
+    if a.dtype != b.dtype:
+        raise ValueError(f"exact_sqdist needs rows of one dtype, got {a.dtype} and {b.dtype}")
+    out = []
+    for s, e in blocks(len(a), _PAIR_BATCH):
+        v = a[s:e] - b[s:e].to(a.device)
+        v.mul_(v)
+        width = 1 << max(v.shape[1] - 1, 0).bit_length()
+        if width != v.shape[1]:
+            v = F.pad(v, (0, width - v.shape[1]))
+        while v.shape[1] > 1:
+            h = v.shape[1] // 2
+            v = v[:, :h].add_(v[:, h:])
+        out.append(v[:, 0].to(torch.float64))
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.float64, device=a.device)
 
 
-def _merge_smallest(current: torch.Tensor, candidates: torch.Tensor, k: int) -> torch.Tensor:
-    """The ``k`` smallest of ``current`` (m, k) and ``candidates`` (m, c), ascending."""
-    if k == 1:  # a plain minimum is several times cheaper than topk
-        return torch.minimum(current, candidates.amin(dim=1, keepdim=True))
-    take = min(k, candidates.shape[1])
-    cand = torch.topk(candidates, take, dim=1, largest=False, sorted=False).values
-    both = torch.cat([current, cand], dim=1)
-    return torch.topk(both, k, dim=1, largest=False, sorted=True).values
+def _pairs_exact(raw_a: torch.Tensor, ia: torch.Tensor, raw_b: torch.Tensor, ib: torch.Tensor,
+                 device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Canonical distances (p,) float64 on ``device`` between rows ``raw_a[ia]`` and ``raw_b[ib]``
+    taken in ``dtype`` (the compute dtype of the whole call, so every path agrees)."""
+    out = []
+    for s, e in blocks(len(ia), _PAIR_BATCH):
+        ra = raw_a[ia[s:e].to(raw_a.device)].to(device, dtype)
+        rb = raw_b[ib[s:e].to(raw_b.device)].to(device, dtype)
+        out.append(exact_sqdist(ra, rb))
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.float64, device=device)
+
+
+def screen_tau(dim: int, dtype: torch.dtype) -> float:
+    """``tau`` of the screening bound ``|G - D| <= tau (|x|^2 + |y|^2)`` (see the module docstring).
+
+    ``u`` is the unit roundoff of the products: float64's, float32's, or TF32's / bfloat16's
+    when ``torch.set_float32_matmul_precision`` allows them for float32 products.
+    """
+    if dtype == torch.float64:
+        u = 2.0**-53
+    else:
+        u = {"highest": 2.0**-24, "high": 2.0**-11}.get(torch.get_float32_matmul_precision(), 2.0**-8)
+    return (2 * dim + 24) * u
+
+
+@contextlib.contextmanager
+def full_precision_products() -> Iterator[None]:
+    """float32 products in full float32 for the sweep (a TF32 or bfloat16 setting, as many
+    training scripts make, would widen every screening bound ~8,000-fold and send nearly all
+    pairs to the exact path); the caller's setting is restored afterwards."""
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+class _Smallest:
+    """Running ``m`` smallest screened values (n, m) of each row and their column indices."""
+
+    def __init__(self, n: int, m: int, *, dtype: torch.dtype, device: torch.device) -> None:
+        self.m = m
+        self.vals = torch.full((n, m), float("inf"), dtype=dtype, device=device)
+        self.idx = torch.full((n, m), -1, dtype=torch.long, device=device)
+
+    def merge(self, r0: int, r1: int, cand: torch.Tensor, col0: int) -> None:
+        """Merges ``cand`` (r1 - r0, c): screened values of rows r0:r1 against columns col0:col0 + c."""
+        take = min(self.m, cand.shape[1])
+        v, j = torch.topk(cand, take, dim=1, largest=False, sorted=False)
+        both_v = torch.cat([self.vals[r0:r1], v], dim=1)
+        both_i = torch.cat([self.idx[r0:r1], j + col0], dim=1)
+        v2, pos = torch.topk(both_v, self.m, dim=1, largest=False, sorted=True)
+        self.vals[r0:r1] = v2
+        self.idx[r0:r1] = both_i.gather(1, pos)
+
+
+def _rank_smallest(rows: torch.Tensor, vals: torch.Tensor, n_rows: int, want: int) -> torch.Tensor:
+    """The ``want`` smallest of ``vals`` (p,) per row id in ``rows`` (p,), ascending: (n_rows, want).
+    Every row must have at least ``want`` entries."""
+    order = torch.argsort(vals, stable=True)
+    order = order[torch.argsort(rows[order], stable=True)]
+    r, v = rows[order], vals[order]
+    counts = torch.bincount(r, minlength=n_rows)
+    starts = torch.cumsum(counts, 0) - counts
+    pos = starts[:, None] + torch.arange(want, device=vals.device)[None, :]
+    return v[pos]
+
+
+def _exact_smallest(
+    raw_a: torch.Tensor, xa: torch.Tensor, sqa: torch.Tensor,
+    raw_b: torch.Tensor, xb: torch.Tensor, sqb: torch.Tensor,
+    *, want: int, same: bool, chunk_size: int,
+) -> torch.Tensor:
+    """The ``want`` smallest canonical squared distances (n_a, want) float64 from each row of
+    ``a`` to the rows of ``b`` (``same``: ``b`` is ``a``, each row's own 0 included), ascending."""
+    with full_precision_products():
+        return _exact_smallest_sweep(raw_a, xa, sqa, raw_b, xb, sqb, want=want, same=same, chunk_size=chunk_size)
+
+
+def _exact_smallest_sweep(
+    raw_a: torch.Tensor, xa: torch.Tensor, sqa: torch.Tensor,
+    raw_b: torch.Tensor, xb: torch.Tensor, sqb: torch.Tensor,
+    *, want: int, same: bool, chunk_size: int,
+) -> torch.Tensor:
+    na, nb, dev = len(xa), len(xb), xa.device
+    keep = min(nb, want + SPARE)
+    best = _Smallest(na, keep, dtype=xa.dtype, device=dev)
+    buf = block_buffer(chunk_size, like=xa)
+    buf_t = block_buffer(chunk_size, like=xa)
+    pa, pb = blocks(na, chunk_size), blocks(nb, chunk_size)
+    for bi, (i0, i1) in enumerate(pa):
+        for j0, j1 in (pa[bi:] if same else pb):
+            d2 = sqdist(xa[i0:i1], sqa[i0:i1], xb[j0:j1], sqb[j0:j1], buffer=buf)  # (block a, block b)
+            if same and i0 == j0:
+                d2.fill_diagonal_(0.0)  # the sample itself; its canonical distance is exactly 0 too
+            best.merge(i0, i1, d2, j0)
+            if same and j0 != i0:
+                # a contiguous copy of d2.T: row-wise top-k on it is several times faster than along dim 0
+                t = buf_t[: d2.numel()].view(d2.shape[1], d2.shape[0]).copy_(d2.T)
+                best.merge(j0, j1, t, i0)
+    return _resolve(best, want, raw_a, xa, sqa, raw_b, xb, sqb, same=same, chunk_size=chunk_size)
+
+
+def _resolve(
+    best: _Smallest, want: int, raw_a: torch.Tensor, xa: torch.Tensor, sqa: torch.Tensor,
+    raw_b: torch.Tensor, xb: torch.Tensor, sqb: torch.Tensor, *, same: bool, chunk_size: int,
+) -> torch.Tensor:
+    """The exact ``want`` smallest canonical distances (n_a, want) from the screened candidates
+    of a finished sweep: rows whose kept candidates surely hold them are settled from those,
+    the others (many near-ties) are swept again on their own."""
+    na, nb, dev = len(xa), len(xb), xa.device
+    tau = screen_tau(xa.shape[1], xa.dtype)
+    # every canonical value <= the want-th smallest one has a screened value <= thr
+    thr = best.vals[:, want - 1].double() + 2 * tau * (sqa.double() + float(sqb.max()))  # (n_a,)
+    complete = torch.full((na,), True, device=dev) if best.m == nb else best.vals[:, -1].double() > thr
+    cand = (best.vals.double() <= thr[:, None]) & complete[:, None]  # (n_a, keep)
+    rows, cols = cand.nonzero(as_tuple=True)
+    cols = best.idx[rows, cols]
+    exact = torch.zeros(len(rows), dtype=torch.float64, device=dev)
+    other = cols != rows if same else torch.ones_like(rows, dtype=torch.bool)  # a row's own distance is 0
+    exact[other] = _pairs_exact(raw_a, rows[other], raw_b, cols[other], dev, xa.dtype)
+    out = torch.empty(na, want, dtype=torch.float64, device=dev)
+    done = complete.nonzero(as_tuple=True)[0]
+    if len(done):
+        remap = torch.full((na,), -1, dtype=torch.long, device=dev)
+        remap[done] = torch.arange(len(done), device=dev)
+        out[done] = _rank_smallest(remap[rows], exact, len(done), want)
+    todo = (~complete).nonzero(as_tuple=True)[0]
+    if len(todo):  # many near-ties (duplicates): sweep these rows against all of b again
+        for s, e in blocks(len(todo), chunk_size):
+            rows_t = todo[s:e]
+            rr, cc = [], []
+            for j0, j1 in blocks(nb, chunk_size):
+                d2 = sqdist(xa[rows_t], sqa[rows_t], xb[j0:j1], sqb[j0:j1])
+                r, c = (d2.double() <= thr[rows_t, None]).nonzero(as_tuple=True)
+                rr.append(r)
+                cc.append(c + j0)
+            r, c = torch.cat(rr), torch.cat(cc)
+            exact = _pairs_exact(raw_a, rows_t[r], raw_b, c, dev, xa.dtype)
+            out[rows_t] = _rank_smallest(r, exact, len(rows_t), want)
+    return out
 
 
 def knn_sqdist(
     x: torch.Tensor, *, k: int, chunk_size: int = DEFAULT_CHUNK, device: str | torch.device | None = None
 ) -> torch.Tensor:
-    """Squared distances from each row of ``x`` (n, d) to its ``k + 1`` nearest rows, self included.
+    """Squared distances (n, k + 1) float64 from each row of ``x`` (n, d) to its ``k + 1`` nearest rows, self included.
 
-    Returns (n, k + 1) ascending, so column 0 is the sample itself (distance 0) and column
-    ``j`` is the squared distance to its ``j``-th nearest other sample: the radius of the
-    k-NN ball that precision/recall and density/coverage use (the convention of the ``prdc``
-    package: the (k+1)-th smallest distance in a row that includes the sample itself).
-    Only the upper triangle of blocks is computed; each block updates both its rows and
-    its columns, which halves the matrix products of a naive row sweep.
+    Ascending, so column 0 is the sample itself (exactly 0) and column ``j`` is the canonical
+    squared distance (:func:`exact_sqdist`) to its ``j``-th nearest other sample: the radius
+    of the k-NN ball that precision/recall and density/coverage use (the convention of the
+    ``prdc`` package: the (k+1)-th smallest distance in a row that includes the sample
+    itself; a duplicate of the sample counts as a neighbour at distance 0). Only the upper
+    triangle of blocks is screened; each block updates both its rows and its columns.
+    Independent of ``chunk_size`` and ``device``, bit for bit.
     """
     dev = resolve_device(device, x)
-    xs, sq = prepare(x, device=dev, dtype=compute_dtype(x), chunk_size=chunk_size)
-    n, kk = len(xs), k + 1
-    best = torch.full((n, kk), float("inf"), dtype=xs.dtype, device=dev)
-    parts = blocks(n, chunk_size)
-    buf, buf_t = block_buffer(chunk_size, like=xs), block_buffer(chunk_size, like=xs)
-    for bi, (i0, i1) in enumerate(parts):
-        for j0, j1 in parts[bi:]:
-            d2 = sqdist(xs[i0:i1], sq[i0:i1], xs[j0:j1], sq[j0:j1], buffer=buf)  # (bi, bj)
-            if i0 == j0:
-                d2.fill_diagonal_(0.0)  # the sample itself, exactly, despite rounding
-            best[i0:i1] = _merge_smallest(best[i0:i1], d2, kk)
-            if j0 != i0:
-                best[j0:j1] = _merge_smallest(best[j0:j1], _transposed(d2, buf_t), kk)
-    return best
+    dtype = compute_dtype(x)
+    xs, sq = prepare(x, device=dev, dtype=dtype, chunk_size=chunk_size,
+                     shift=common_shift(x, device=dev, dtype=dtype, chunk_size=chunk_size))
+    return _exact_smallest(x, xs, sq, x, xs, sq, want=k + 1, same=True, chunk_size=chunk_size)
+
+
+def nearest_sqdist(
+    *, query: torch.Tensor, ref: torch.Tensor, m: int, chunk_size: int = DEFAULT_CHUNK,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
+    """The ``m`` smallest canonical squared distances (n_query, m) float64, ascending, from each
+    row of ``query`` (n_query, d) to the rows of ``ref`` (n_ref >= m, d)."""
+    dev = resolve_device(device, ref)
+    dtype = compute_dtype(query, ref)
+    shift = common_shift(ref, device=dev, dtype=dtype, chunk_size=chunk_size)
+    xq, sqq = prepare(query, device=dev, dtype=dtype, chunk_size=chunk_size, shift=shift)
+    xr, sqr = prepare(ref, device=dev, dtype=dtype, chunk_size=chunk_size, shift=shift)
+    return _exact_smallest(query, xq, sqq, ref, xr, sqr, want=m, same=False, chunk_size=chunk_size)
 
 
 @dataclass(frozen=True)
@@ -104,15 +297,18 @@ class CrossNeighbourhoods:
     """Which k-NN balls of one set contain the samples of the other.
 
     ``fake_in_real_balls``: (n_fake, a) long, how many real balls of radius column ``c``
-    contain each fake sample; ``real_in_fake_balls``: (n_real, b) long, likewise for real
-    samples in fake balls; ``real_nearest_fake``: (n_real, m_r) ascending squared distances
-    from each real sample to its nearest fake ones; ``fake_nearest_real``: (n_fake, m_f).
+    contain each fake sample; ``real_ball_counts``: (n_real, a) long, how many fake samples
+    each of those real balls contains (the same comparisons, summed the other way);
+    ``real_in_fake_balls``: (n_real, b) long, likewise for real samples in fake balls;
+    ``real_nearest_fake``: (n_real, m_r) ascending canonical squared distances from each
+    real sample to its nearest fake ones; ``fake_nearest_real``: (n_fake, m_f).
     """
 
     fake_in_real_balls: torch.Tensor
     real_in_fake_balls: torch.Tensor
     real_nearest_fake: torch.Tensor
     fake_nearest_real: torch.Tensor
+    real_ball_counts: torch.Tensor
 
 
 def cross_neighbourhoods(
@@ -129,33 +325,87 @@ def cross_neighbourhoods(
     """One blockwise pass over all real x fake distances.
 
     ``real_radii2`` (n_real, a) and ``fake_radii2`` (n_fake, b) are squared ball radii
-    (several columns for several k); a point lies inside a ball when its squared distance
-    to the centre is strictly smaller than the squared radius (as in ``prdc``).
-    ``real_nearest`` / ``fake_nearest`` ask for that many smallest cross distances per sample.
+    (several columns for several k; from :func:`knn_sqdist`, so canonical values); a point
+    lies inside a ball when its canonical squared distance to the centre is **strictly
+    smaller** than the squared radius (as in ``prdc``). ``real_nearest`` / ``fake_nearest``
+    ask for that many smallest canonical cross distances per sample, from the same sweep.
     """
+    with full_precision_products():
+        return _cross_sweep(real=real, fake=fake, real_radii2=real_radii2, fake_radii2=fake_radii2,
+                            real_nearest=real_nearest, fake_nearest=fake_nearest, chunk_size=chunk_size, device=device)
+
+
+def _cross_sweep(
+    *, real: torch.Tensor, fake: torch.Tensor, real_radii2: torch.Tensor | None, fake_radii2: torch.Tensor | None,
+    real_nearest: int, fake_nearest: int, chunk_size: int, device: str | torch.device | None,
+) -> CrossNeighbourhoods:
     dev = resolve_device(device, real)
     dtype = compute_dtype(real, fake)
-    xr, sqr = prepare(real, device=dev, dtype=dtype, chunk_size=chunk_size)
-    xf, sqf = prepare(fake, device=dev, dtype=dtype, chunk_size=chunk_size)
+    shift = common_shift(real, device=dev, dtype=dtype, chunk_size=chunk_size)
+    xr, sqr = prepare(real, device=dev, dtype=dtype, chunk_size=chunk_size, shift=shift)
+    xf, sqf = prepare(fake, device=dev, dtype=dtype, chunk_size=chunk_size, shift=shift)
     nr, nf = len(xr), len(xf)
-    rr = torch.empty(nr, 0, dtype=dtype, device=dev) if real_radii2 is None else real_radii2.to(dev, dtype)
-    fr = torch.empty(nf, 0, dtype=dtype, device=dev) if fake_radii2 is None else fake_radii2.to(dev, dtype)
+    f64 = torch.float64
+    rr = torch.empty(nr, 0, dtype=f64, device=dev) if real_radii2 is None else real_radii2.to(dev, f64)
+    fr = torch.empty(nf, 0, dtype=f64, device=dev) if fake_radii2 is None else fake_radii2.to(dev, f64)
     fake_in = torch.zeros(nf, rr.shape[1], dtype=torch.long, device=dev)
+    real_cnt = torch.zeros(nr, rr.shape[1], dtype=torch.long, device=dev)
     real_in = torch.zeros(nr, fr.shape[1], dtype=torch.long, device=dev)
-    near_r = torch.full((nr, real_nearest), float("inf"), dtype=dtype, device=dev)
-    near_f = torch.full((nf, fake_nearest), float("inf"), dtype=dtype, device=dev)
+    tau = screen_tau(xr.shape[1], dtype)
     buf = block_buffer(chunk_size, like=xr)
     buf_t = block_buffer(chunk_size, like=xr) if fake_nearest else buf
-    for i0, i1 in blocks(nr, chunk_size):
-        for j0, j1 in blocks(nf, chunk_size):
-            d2 = sqdist(xr[i0:i1], sqr[i0:i1], xf[j0:j1], sqf[j0:j1], buffer=buf)  # (real block, fake block)
-            # int32 sums of a block are exact and ~6x faster than the default int64 ones
-            for c in range(rr.shape[1]):
-                fake_in[j0:j1, c] += (d2 < rr[i0:i1, c, None]).sum(0, dtype=torch.int32)
-            for c in range(fr.shape[1]):
-                real_in[i0:i1, c] += (d2 < fr[None, j0:j1, c]).sum(1, dtype=torch.int32)
-            if real_nearest:
-                near_r[i0:i1] = _merge_smallest(near_r[i0:i1], d2, real_nearest)
-            if fake_nearest:
-                near_f[j0:j1] = _merge_smallest(near_f[j0:j1], _transposed(d2, buf_t), fake_nearest)
-    return CrossNeighbourhoods(fake_in.cpu(), real_in.cpu(), near_r.cpu(), near_f.cpu())
+    near_r = _Smallest(nr, min(nf, real_nearest + SPARE), dtype=dtype, device=dev) if real_nearest else None
+    near_f = _Smallest(nf, min(nr, fake_nearest + SPARE), dtype=dtype, device=dev) if fake_nearest else None
+    if rr.shape[1] or fr.shape[1] or real_nearest or fake_nearest:
+        for i0, i1 in blocks(nr, chunk_size):
+            for j0, j1 in blocks(nf, chunk_size):
+                d2 = sqdist(xr[i0:i1], sqr[i0:i1], xf[j0:j1], sqf[j0:j1], buffer=buf)  # (real block, fake block)
+                # rows: real radii with a per-row bound; columns: fake radii with a per-column one
+                tol_r = tau * (sqr[i0:i1].double() + float(sqf[j0:j1].max()))
+                tol_f = tau * (sqf[j0:j1].double() + float(sqr[i0:i1].max()))
+                for c in range(rr.shape[1]):
+                    rad = rr[i0:i1, c]
+                    fin, rcnt = _ball_counts(d2, rad - tol_r, rad + tol_r, dtype, real, fake, i0, j0, rad, True)
+                    fake_in[j0:j1, c] += fin
+                    real_cnt[i0:i1, c] += rcnt
+                for c in range(fr.shape[1]):
+                    rad = fr[j0:j1, c]
+                    _, rin = _ball_counts(d2, rad - tol_f, rad + tol_f, dtype, real, fake, i0, j0, rad, False)
+                    real_in[i0:i1, c] += rin
+                if near_r is not None:
+                    near_r.merge(i0, i1, d2, j0)
+                if near_f is not None:
+                    t = buf_t[: d2.numel()].view(d2.shape[1], d2.shape[0]).copy_(d2.T)
+                    near_f.merge(j0, j1, t, i0)
+    nearest_r = torch.empty(nr, 0, dtype=f64) if near_r is None else _resolve(
+        near_r, real_nearest, real, xr, sqr, fake, xf, sqf, same=False, chunk_size=chunk_size)
+    nearest_f = torch.empty(nf, 0, dtype=f64) if near_f is None else _resolve(
+        near_f, fake_nearest, fake, xf, sqf, real, xr, sqr, same=False, chunk_size=chunk_size)
+    return CrossNeighbourhoods(fake_in.cpu(), real_in.cpu(), nearest_r.cpu(), nearest_f.cpu(), real_cnt.cpu())
+
+
+def _ball_counts(
+    d2: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, dtype: torch.dtype,
+    real: torch.Tensor, fake: torch.Tensor, i0: int, j0: int, rad: torch.Tensor, rows: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(per-column counts (b,), per-row counts (a,)) of the block's pairs strictly inside the
+    balls of squared radius ``rad`` (per row when ``rows``, else per column). Screened values
+    below ``lo`` are in, at or above ``hi`` out; the pairs between go to :func:`exact_sqdist`."""
+    shape = (-1, 1) if rows else (1, -1)
+    lo_, hi_ = lo.to(dtype).view(shape), hi.to(dtype).view(shape)
+    sure = d2 < lo_
+    # int32 sums of a block are exact and ~6x faster than the default int64 ones
+    col_counts = sure.sum(0, dtype=torch.int32).long()
+    row_counts = sure.sum(1, dtype=torch.int32).long()
+    maybe = d2 < hi_
+    rows_maybe = maybe.sum(1, dtype=torch.int32).long()
+    open_rows = (rows_maybe > row_counts).nonzero(as_tuple=True)[0]  # rows with a pair inside the bound
+    if len(open_rows):
+        unsure = maybe[open_rows].logical_xor_(sure[open_rows])
+        ii, jj = unsure.nonzero(as_tuple=True)
+        ii = open_rows[ii]
+        exact = _pairs_exact(real, ii + i0, fake, jj + j0, d2.device, dtype)
+        inside = exact < (rad[ii] if rows else rad[jj])
+        col_counts.index_add_(0, jj[inside], torch.ones_like(jj[inside]))
+        row_counts.index_add_(0, ii[inside], torch.ones_like(ii[inside]))
+    return col_counts, row_counts

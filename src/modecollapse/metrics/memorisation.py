@@ -19,7 +19,7 @@ import torch
 
 from ..errors import ConfigError
 from ._checks import check_pair
-from .knn import DEFAULT_CHUNK, cross_neighbourhoods, knn_sqdist
+from .knn import DEFAULT_CHUNK, knn_sqdist, nearest_sqdist
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,14 @@ def memorisation(
     from the training distribution would score. It matters in few dimensions, where the
     ratio of a fresh sample is often small by chance (about ratio^d in d dimensions: 1/9
     in 2-D). ``real_knn``: optional precomputed squared real k-NN distances (n_real, >= 3).
+    Distances are the canonical ones of :func:`~modecollapse.metrics.knn.exact_sqdist`, so an
+    exact copy has d_1 = 0 and counts whenever d_2 > 0 (strict ``<``: two training samples
+    both at the copy's position, d_2 = 0, do not make it a copy of one of them).
     """
     if not 0 < ratio <= 1:
         raise ConfigError(f"the memorisation ratio must lie in (0, 1], got {ratio}.")
     check_pair(real, fake, min_real=2, why="the distance ratio needs a nearest and a second-nearest training sample")
-    cross = cross_neighbourhoods(real=real, fake=fake, fake_nearest=2, chunk_size=chunk_size, device=device)
-    d = cross.fake_nearest_real.double()  # (n_fake, 2) squared
+    d = nearest_sqdist(query=fake, ref=real, m=2, chunk_size=chunk_size, device=device).cpu()  # (n_fake, 2) squared
     copied = d[:, 0] < (ratio**2) * d[:, 1]
     base = None
     if baseline and len(real) >= 3:

@@ -18,15 +18,24 @@ of a line of text, or integer token ids). None needs a reference set; two compar
 - **n-gram coverage**: the share of the real set's distinct n-grams that occur in the fake
   set; a recall-like number that falls when modes of the real set are dropped.
 
-BLEU as implemented here (our own code): modified n-gram precisions p_1..p_N (N = ``max_n``,
-default 4) with counts clipped by the largest count of that n-gram in any single reference,
-uniform weights 1/N, geometric mean, times the brevity penalty exp(1 - r/c) when the
-hypothesis length c is below r, the length of the reference closest in length (ties to the
-shorter, as in NLTK). **Smoothing**: Chen & Cherry (2014) method 1 -- a precision with zero
-matched n-grams is replaced by epsilon / (number of hypothesis n-grams), epsilon = 0.1, so one
-missing order lowers the score instead of zeroing it. Orders longer than the hypothesis (no
-n-grams at all) are left out and the weights spread over the remaining orders. Sentence-level
-scores are averaged (not corpus BLEU), as Texygen does.
+BLEU as implemented here (our own code), in two definitions chosen by ``definition``:
+
+- ``"texygen"`` (the default): Texygen's, i.e. NLTK's ``sentence_bleu`` with uniform weights
+  1/N over all N = ``max_n`` orders (default 4) and ``SmoothingFunction().method1``, the one
+  the diversity papers report. Modified n-gram precisions p_1..p_N with counts clipped by the
+  largest count of that n-gram in any single reference; a precision with no match is
+  replaced by epsilon / max(1, hypothesis n-grams) (Chen & Cherry 2014 method 1, epsilon =
+  0.1), so an order longer than the line still counts, as 0.1; a line with no unigram in
+  common with the references scores exactly 0. Geometric mean times the brevity penalty
+  exp(1 - r/c) when the line length c is not above r, the length of the reference closest
+  in length (ties to the shorter).
+- ``"observed-orders"`` (this project's definition before issue 20): the same, except that
+  orders longer than the line (no n-grams at all) are left out and the weights spread over
+  the remaining orders, and a line without any matching unigram gets the smoothed value
+  instead of 0. It scores short lines higher: on a corpus of short lines it reads less
+  diverse than Texygen's number, so only compare numbers of the same definition.
+
+Sentence-level scores are averaged (not corpus BLEU), as Texygen does.
 
 Self-BLEU is computed exactly in O(total n-grams): for every n-gram the largest and
 second-largest count in any sequence are kept, so "the largest count among the other
@@ -38,12 +47,18 @@ import bisect
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import ClassVar, Hashable, Sequence
+from typing import ClassVar, Hashable, Literal, Sequence
 
 from ..errors import ConfigError
 
 Tokens = Sequence[Hashable]
 SMOOTHING_EPSILON = 0.1
+BleuDefinition = Literal["texygen", "observed-orders"]
+#: the BLEU definitions (see the module docstring); the first is the default
+BLEU_DEFINITIONS: dict[str, str] = {
+    "texygen": "NLTK sentence_bleu, uniform 4-gram weights, smoothing method 1 (Texygen, Zhu et al. 2018)",
+    "observed-orders": "orders longer than the line left out and their weight spread over the rest",
+}
 
 
 def _check(sequences: Sequence[Tokens], name: str, min_count: int = 1) -> None:
@@ -95,8 +110,23 @@ def ngram_entropy(sequences: Sequence[Tokens], n: int) -> float:
     return float(-sum(c / total * math.log(c / total) for c in counts.values()))
 
 
-def _bleu_from_counts(matched: list[int], totals: list[int], hyp_len: int, ref_len: int) -> float:
+def _check_definition(definition: str) -> None:
+    if definition not in BLEU_DEFINITIONS:
+        raise ConfigError(f"unknown BLEU definition {definition!r}; choose one of: {', '.join(BLEU_DEFINITIONS)}.")
+
+
+def _bleu_from_counts(
+    matched: list[int], totals: list[int], hyp_len: int, ref_len: int, definition: str = "texygen"
+) -> float:
     """Sentence BLEU from matched (clipped) and total n-gram counts per order (see module docstring)."""
+    if definition == "texygen":
+        if hyp_len == 0 or matched[0] == 0:
+            return 0.0  # NLTK: no unigram match (or an empty line) is 0, smoothing or not
+        logs = [math.log(m / max(t, 1)) if m > 0 else math.log(SMOOTHING_EPSILON / max(t, 1))
+                for m, t in zip(matched, totals)]
+        bp = 1.0 if hyp_len > ref_len else math.exp(1.0 - ref_len / hyp_len)
+        w = 1.0 / len(logs)  # NLTK sums w_i * log p_i with math.fsum
+        return bp * math.exp(math.fsum(w * v for v in logs))
     logs = []
     for m, t in zip(matched, totals):
         if t == 0:
@@ -115,9 +145,12 @@ def _closest_length(sorted_lengths: list[int], c: int) -> int:
     return min(options, key=lambda r: (abs(r - c), r))
 
 
-def bleu(*, hypothesis: Tokens, references: Sequence[Tokens], max_n: int = 4) -> float:
+def bleu(
+    *, hypothesis: Tokens, references: Sequence[Tokens], max_n: int = 4, definition: BleuDefinition = "texygen"
+) -> float:
     """Smoothed sentence BLEU of one ``hypothesis`` against ``references`` (see the module docstring)."""
     _check_n(max_n)
+    _check_definition(definition)
     _check(references, "references")
     hyp = tuple(hypothesis)
     matched, totals = [], []
@@ -131,14 +164,17 @@ def bleu(*, hypothesis: Tokens, references: Sequence[Tokens], max_n: int = 4) ->
         matched.append(sum(min(c, best[g]) for g, c in h.items()))
         totals.append(sum(h.values()))
     lengths = sorted(len(r) for r in references)
-    return _bleu_from_counts(matched, totals, len(hyp), _closest_length(lengths, len(hyp)))
+    return _bleu_from_counts(matched, totals, len(hyp), _closest_length(lengths, len(hyp)), definition)
 
 
-def self_bleu(sequences: Sequence[Tokens], *, max_n: int = 4) -> float:
+def self_bleu(sequences: Sequence[Tokens], *, max_n: int = 4, definition: BleuDefinition = "texygen") -> float:
     """Mean BLEU of each sequence against all the others (Zhu et al. 2018); in [0, 1], **higher
-    means less diverse** (1 for identical lines). Exact, in O(total n-grams)."""
+    means less diverse** (1 for identical lines). Exact, in O(total n-grams). ``definition``:
+    ``"texygen"`` (NLTK ``sentence_bleu``, uniform weights, smoothing method 1; a line sharing
+    no word with the others scores 0) or ``"observed-orders"`` (see the module docstring)."""
     _check(sequences, "sequences", min_count=2)
     _check_n(max_n)
+    _check_definition(definition)
     seqs = [tuple(s) for s in sequences]
     per_seq = [[Counter(ngrams(s, n)) for n in range(1, max_n + 1)] for s in seqs]
     # per order: n-gram -> (largest count in one sequence, its index, second-largest count)
@@ -167,16 +203,20 @@ def self_bleu(sequences: Sequence[Tokens], *, max_n: int = 4) -> float:
             totals.append(sum(per_seq[i][k].values()))
         others = lengths.copy()
         del others[bisect.bisect_left(others, len(s))]
-        scores.append(_bleu_from_counts(matched, totals, len(s), _closest_length(others, len(s))))
+        scores.append(_bleu_from_counts(matched, totals, len(s), _closest_length(others, len(s)), definition))
     return sum(scores) / len(scores)
 
 
-def bleu_against(*, real: Sequence[Tokens], fake: Sequence[Tokens], max_n: int = 4) -> float:
+def bleu_against(
+    *, real: Sequence[Tokens], fake: Sequence[Tokens], max_n: int = 4, definition: BleuDefinition = "texygen"
+) -> float:
     """Mean BLEU of each ``fake`` sequence with the whole ``real`` set as references (fidelity;
-    higher is better). Swapping the arguments changes the number."""
+    higher is better). Swapping the arguments changes the number. ``definition`` as in
+    :func:`self_bleu`."""
     _check(real, "real")
     _check(fake, "fake")
     _check_n(max_n)
+    _check_definition(definition)
     best: list[Counter] = []
     for n in range(1, max_n + 1):
         b: Counter = Counter()
@@ -193,7 +233,7 @@ def bleu_against(*, real: Sequence[Tokens], fake: Sequence[Tokens], max_n: int =
             counts = Counter(ngrams(h, k + 1))
             matched.append(sum(min(c, best[k][g]) for g, c in counts.items()))
             totals.append(sum(counts.values()))
-        scores.append(_bleu_from_counts(matched, totals, len(h), _closest_length(lengths, len(h))))
+        scores.append(_bleu_from_counts(matched, totals, len(h), _closest_length(lengths, len(h)), definition))
     return sum(scores) / len(scores)
 
 
@@ -220,7 +260,8 @@ class SequenceDiversity:
 
 
 def sequence_diversity(
-    *, fake: Sequence[Tokens], real: Sequence[Tokens] | None = None, max_n: int = 4, bleu_n: int = 4
+    *, fake: Sequence[Tokens], real: Sequence[Tokens] | None = None, max_n: int = 4, bleu_n: int = 4,
+    bleu_definition: BleuDefinition = "texygen",
 ) -> SequenceDiversity:
     """Every sequence metric of ``fake`` (and those comparing it with ``real`` when given).
     Orders n with no n-gram in the set are left out of the result rather than raising."""
@@ -232,9 +273,9 @@ def sequence_diversity(
             break
         out[f"distinct_{n}"] = distinct_n(fake, n)
         out[f"entropy_{n}"] = ngram_entropy(fake, n)
-    out["self_bleu"] = self_bleu(fake, max_n=bleu_n)
+    out["self_bleu"] = self_bleu(fake, max_n=bleu_n, definition=bleu_definition)
     if real is not None:
-        out["bleu"] = bleu_against(real=real, fake=fake, max_n=bleu_n)
+        out["bleu"] = bleu_against(real=real, fake=fake, max_n=bleu_n, definition=bleu_definition)
         for n in range(1, max_n + 1):
             if sum(ngram_counts(real, n).values()) == 0:
                 break
