@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from .images import resize_bilinear_tf1, resize_pil_bicubic, to_uint8
-from .weights import WeightFile, find_weights, load_strict, read_state_dict
+from .weights import WeightFile, cache_key, find_weights, load_strict, read_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -166,6 +166,7 @@ class DinoExtractor:
         if resize not in RESIZES:
             raise ConfigError(f"unknown DINOv2 resize {resize!r}; choose one of: {', '.join(RESIZES)}.")
         self.network, self.name, self.weights_path, self.resize = network, name, weights_path, resize
+        self.cache_key = cache_key(name, weights_path, resize)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """Images (n, 3 or 1, H, W), uint8 or [0, 1] -> normalised (n, 3, 224, 224) float32."""

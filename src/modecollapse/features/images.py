@@ -25,7 +25,7 @@ from ..errors import ConfigError
 def to_uint8(images: torch.Tensor, *, what: str = "the feature network") -> torch.Tensor:
     """(n, C, H, W) uint8, or floats in [0, 1] -> (n, 3, H, W) uint8 (one channel is repeated).
 
-    Floats outside [0, 1] (beyond rounding) are an error rather than clipped silently: images
+    Floats outside [0, 1] by more than half an 8-bit level are an error rather than clipped silently: images
     in [-1, 1] must be mapped with ``(x + 1) / 2`` first.
     """
     if images.ndim != 4 or images.shape[1] not in (1, 3):
@@ -35,7 +35,7 @@ def to_uint8(images: torch.Tensor, *, what: str = "the feature network") -> torc
     elif images.is_floating_point():
         if len(images):
             lo, hi = float(images.min()), float(images.max())
-            if not (lo >= -1e-3 and hi <= 1 + 1e-3):
+            if not (lo >= -0.5 / 255 and hi <= 1 + 0.5 / 255):  # half an 8-bit level of rounding
                 raise ConfigError(f"{what} takes uint8 images or floats in [0, 1], got values from {lo:.3g} to "
                                   f"{hi:.3g}; map images in [-1, 1] with (x + 1) / 2 first.")
         x = images.float().mul(255).add_(0.5).floor_().clamp_(0, 255).to(torch.uint8)

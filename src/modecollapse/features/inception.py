@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .images import resize_bilinear_tf1, to_uint8
-from .weights import WeightFile, find_weights, load_strict, read_state_dict
+from .weights import WeightFile, cache_key, find_weights, load_strict, read_state_dict
 
 WEIGHTS = WeightFile(
     network="FID Inception-v3",
@@ -213,6 +213,7 @@ class InceptionExtractor:
 
     def __init__(self, network: FIDInceptionV3, *, name: str, weights_path: Path | None) -> None:
         self.network, self.name, self.weights_path = network, name, weights_path
+        self.cache_key = cache_key(name, weights_path)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         return self.outputs_of(images, ("features",))["features"]

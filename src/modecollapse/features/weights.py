@@ -68,6 +68,19 @@ def find_weights(spec: WeightFile, weights: str | os.PathLike | None = None) -> 
     )
 
 
+def cache_key(name: str, path: Path | None, *extra: str) -> str:
+    """A file-name-safe key for cached outputs of network ``name`` with the weights at ``path``:
+    the weight file's name, size and modification time (a changed file is a new key) and any
+    ``extra`` preprocessing choices."""
+    import hashlib
+
+    parts = [name, *extra]
+    if path is not None:
+        st = Path(path).stat()
+        parts += [Path(path).name, str(st.st_size), str(st.st_mtime_ns)]
+    return f"{name}-{hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()}"
+
+
 def read_state_dict(path: Path, network: str) -> dict[str, torch.Tensor]:
     """The tensors in ``path`` (a state dict, or one under a ``state_dict``/``model`` key),
     read with ``weights_only=True``."""
