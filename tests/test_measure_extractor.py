@@ -87,6 +87,8 @@ def test_folder_npz_batch_and_tensor_give_the_same_features(tmp_path, weights):
     (["--extractor-weights", "missing.pth"], "does not exist"),
     (["--extractor", "identity", "--extractor-weights", "w.pth"], "pretrained --extractor"),
     (["--metrics", "isc"], "needs class logits"),
+    pytest.param(["--device", "cuda"], "CUDA is not available", marks=pytest.mark.skipif(
+        torch.cuda.is_available(), reason="a GPU is here")),
 ])
 def test_bad_input_exit_2(tmp_path, weights, capsys, extra, message):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((12, 4)).astype(np.float32))

@@ -209,6 +209,10 @@ def _load_inputs(args: argparse.Namespace, params: MeasureParams) -> Inputs:
     if args.extractor_weights is not None and args.extractor in (None, "identity"):
         raise ConfigError("--extractor-weights is the weight file of a pretrained --extractor; give --extractor "
                           "inception-v3 or dinov2-vitl14 (...) too.")
+    if args.extractor not in (None, "identity"):
+        from .metrics._checks import resolve_device
+
+        resolve_device(params.device, torch.zeros(0))  # a GPU asked for where there is none: one sentence
     extractor = None if args.extractor in (None, "identity") else resolve_extractor(
         args.extractor, weights=args.extractor_weights, device=params.device)
     logits = None
