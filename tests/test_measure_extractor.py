@@ -106,3 +106,23 @@ def test_images_in_minus_one_one_exit_2(tmp_path, weights, capsys):
             str(weights), "--metrics", "isc", "--isc-splits", "1"]
     assert main(argv) == 2
     assert "(x + 1) / 2" in capsys.readouterr().err
+
+
+def test_measure_with_dinov2_vits14(tmp_path, capsys, monkeypatch):
+    from modecollapse.features.dinov2 import CONFIGS, DinoViT
+
+    torch.manual_seed(0)
+    net = DinoViT(CONFIGS["vits14"])
+    with torch.no_grad():  # random (not zero) position embeddings and tokens
+        for p in (net.pos_embed, net.cls_token):
+            p.normal_(0, 0.02)
+    torch.save(net.state_dict(), tmp_path / "dinov2_vits14_pretrain.pth")
+    np.savez(tmp_path / "real.npz", arr_0=pixels(5, 3))
+    np.savez(tmp_path / "fake.npz", arr_0=pixels(5, 4))
+    argv = ["measure", "--real", str(tmp_path / "real.npz"), "--fake", str(tmp_path / "fake.npz"), "--extractor",
+            "dinov2-vits14", "--metrics", "fid,kid,precision", "--kid-subset-size", "5", "--json",
+            "--feature-cache", str(tmp_path / "cache")]
+    monkeypatch.setenv("MODECOLLAPSE_WEIGHTS", str(tmp_path))  # found by its usual name there
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["dim"] == 384 and result["fid"] > 0 and "isc" not in result
