@@ -5,6 +5,10 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 # The CPU build of torch that lies on these machines' disk; a looser pin pulls a CUDA build.
 TORCH   ?= torch==2.13.0
+# Reference implementations the feature-extractor tests compare with, pinned. --no-deps: their
+# declared requirements (torchvision, xformers, an old torch) are neither needed by the module
+# files the tests load nor installable beside this torch.
+REFS    := torch-fidelity==0.4.0 dinov2==0.0.1.dev2
 
 .PHONY: run test clean
 
@@ -13,6 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q --no-deps $(REFS)
 	touch $(STAMP)
 
 # The main job: the quick suite - the plain GAN against R1, spectral norm on D, packing and

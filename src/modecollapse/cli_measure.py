@@ -36,9 +36,15 @@ def _metrics_epilog() -> str:
     lines += [
         "",
         "Without --metrics: " + ", ".join(default_metrics(Inputs(fake=torch.zeros(1, 1), real=torch.zeros(1, 1))))
-        + " (plus mutual_info with --latent and modes with a mode source).",
+        + " (plus isc with an extractor that has logits, mutual_info with --latent and modes with a mode source).",
         "FILE: .npy, .npz (FILE.npz:KEY to pick an array), a torch.save tensor file (read with weights_only=True),",
         "or a folder of images (pixels in [0, 1] as features unless --extractor maps them).",
+        "Pretrained extractors (inception-v3, dinov2-vits14/-vitb14/-vitl14/-vitg14) take image folders and arrays",
+        "of uint8 images (n, H, W, 3) as in ADM reference batches (arr_0) or (n, 3, H, W), or floats in [0, 1]",
+        "(quantised to 8 bits first, as a PNG would be). Their weight file: --extractor-weights FILE, else its usual",
+        "name in $MODECOLLAPSE_WEIGHTS, else in torch hub's checkpoints ($TORCH_HOME/hub/checkpoints, default",
+        "~/.cache/torch/hub/checkpoints). The real set's features are cached in --feature-cache (default",
+        "$MODECOLLAPSE_CACHE/features or ~/.cache/modecollapse/features), keyed by the real data and the network.",
         "Exit codes: 0 done, 2 bad input (one line on stderr; no output file is written).",
     ]
     return "\n".join(lines)
@@ -67,9 +73,17 @@ def add_parser(sub) -> None:
     g.add_argument("--extractor", metavar="SPEC",
                    help=f"feature extractor applied to both sets: a registered name ({', '.join(EXTRACTORS.names())}; "
                    "default identity), a TorchScript file, or module:function")
+    g.add_argument("--extractor-weights", metavar="FILE",
+                   help="weight file of a pretrained --extractor (default: its usual name in $MODECOLLAPSE_WEIGHTS, "
+                   "then torch hub's checkpoint folder)")
+    g.add_argument("--feature-cache", type=Path, metavar="DIR",
+                   help="folder of cached real-set features of the pretrained extractors (default "
+                   "$MODECOLLAPSE_CACHE/features, i.e. ~/.cache/modecollapse/features)")
+    g.add_argument("--no-feature-cache", action="store_true", help="neither read nor write cached real-set features")
     g.add_argument("--image-size", type=int, metavar="N", help="resize images of a folder to N x N")
     g.add_argument("--image-mode", default="RGB", choices=["RGB", "L"], help="image channels read from a folder (default RGB)")
-    g.add_argument("--batch-size", type=int, default=256, metavar="N", help="batch size of the feature extractor (default 256)")
+    g.add_argument("--batch-size", type=int, metavar="N",
+                   help="batch size of the feature extractor (default 256; 50 for the pretrained networks)")
 
     m = p.add_argument_group("metrics and their parameters")
     m.add_argument("--metrics", metavar="A,B,...", help=f"comma-separated, from: {', '.join(METRICS.names())}")
@@ -158,16 +172,57 @@ def _modes(args: argparse.Namespace, dim: int) -> tuple[Benchmark | None, str]:
     return None, ""
 
 
+def _feature_cache(args: argparse.Namespace) -> Path | None:
+    if args.no_feature_cache:
+        return None
+    if args.feature_cache is not None:
+        return args.feature_cache
+    from .classifier import resolve_cache_dir
+
+    return resolve_cache_dir(None) / "features"
+
+
+def _network_inputs(args: argparse.Namespace, params: MeasureParams, extractor: Any
+                    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """(fake features, real features, fake logits) through a pretrained network; the real set's
+    features come from the cache when it has them."""
+    from .features import logits_output
+    from .measure_io import load_network_outputs
+
+    kw = dict(image_size=args.image_size, image_mode=args.image_mode, batch_size=args.batch_size or 50,
+              device=params.device, progress=not args.quiet)
+    lg = logits_output(extractor)
+    fake_out = load_network_outputs(args.fake, extractor, outputs=("features",) + ((lg,) if lg else ()),
+                                    name="fake", **kw)  # type: ignore[arg-type]
+    real = None
+    if args.real:
+        real = load_network_outputs(args.real, extractor, outputs=("features",), name="real",
+                                    cache_dir=_feature_cache(args), **kw)["features"]  # type: ignore[arg-type]
+    return fake_out["features"], real, fake_out.get(lg) if lg else None
+
+
 def _load_inputs(args: argparse.Namespace, params: MeasureParams) -> Inputs:
     from .features import resolve_extractor
     from .measure_io import load_features
     from .metrics.reference import ReferenceStats, fingerprint
 
-    extractor = None if args.extractor in (None, "identity") else resolve_extractor(args.extractor)
-    kw = dict(extractor=extractor, image_size=args.image_size, image_mode=args.image_mode,
-              batch_size=args.batch_size, device=params.device)
-    fake = load_features(args.fake, name="fake", **kw)  # type: ignore[arg-type]
-    real = load_features(args.real, name="real", **kw) if args.real else None  # type: ignore[arg-type]
+    if args.extractor_weights is not None and args.extractor in (None, "identity"):
+        raise ConfigError("--extractor-weights is the weight file of a pretrained --extractor; give --extractor "
+                          "inception-v3 or dinov2-vitl14 (...) too.")
+    if args.extractor not in (None, "identity"):
+        from .metrics._checks import resolve_device
+
+        resolve_device(params.device, torch.zeros(0))  # a GPU asked for where there is none: one sentence
+    extractor = None if args.extractor in (None, "identity") else resolve_extractor(
+        args.extractor, weights=args.extractor_weights, device=params.device)
+    logits = None
+    if extractor is not None and hasattr(extractor, "outputs_of"):
+        fake, real, logits = _network_inputs(args, params, extractor)
+    else:
+        kw = dict(extractor=extractor, image_size=args.image_size, image_mode=args.image_mode,
+                  batch_size=args.batch_size or 256, device=params.device)
+        fake = load_features(args.fake, name="fake", **kw)  # type: ignore[arg-type]
+        real = load_features(args.real, name="real", **kw) if args.real else None  # type: ignore[arg-type]
     latent = None
     if args.latent:
         latent = load_features(args.latent, name="latent")
@@ -182,7 +237,8 @@ def _load_inputs(args: argparse.Namespace, params: MeasureParams) -> Inputs:
         else:
             reference = ReferenceStats(n=len(real), dim=real.shape[1], fingerprint=fingerprint(real), changed=True)
     modes, source = _modes(args, fake.shape[1])
-    return Inputs(fake=fake, real=real, latent=latent, modes=modes, modes_source=source, reference=reference)
+    return Inputs(fake=fake, real=real, latent=latent, logits=logits, modes=modes, modes_source=source,
+                  reference=reference)
 
 
 def _fmt(v: Any) -> str:
@@ -217,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
     names = metric_names(args.metrics)
     if args.out is not None and (args.out.is_dir() or not args.out.parent.is_dir()):
         raise ConfigError(f"cannot write --out {args.out}: give a file path inside an existing folder.")
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}.")
     check_threads(args.threads)
     if args.threads is not None:

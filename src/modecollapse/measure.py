@@ -25,6 +25,7 @@ from .metrics.birthday import birthday
 from .metrics.effective_rank import effective_rank
 from .metrics.embedding_std import embedding_std
 from .metrics.fid import frechet_distance, moments
+from .metrics.isc import isc
 from .metrics.kid import kid
 from .metrics.knn import knn_sqdist
 from .metrics.memorisation import memorisation
@@ -101,6 +102,15 @@ class BirthdayParams:
 
 
 @dataclass
+class ISCParams:
+    splits: int = option(10, help="Inception Score: number of splits of the fake set (torch-fidelity: 10)")
+    seed: int = option(2020, help="Inception Score: seed of the shuffle before splitting (torch-fidelity: 2020; -1 keeps the order)")
+
+    def validate(self) -> None:
+        check_positive_int(self.splits, "isc-splits")
+
+
+@dataclass
 class MIParams:
     k: int = option(3, help="mutual information: neighbours k of the KSG estimator")
 
@@ -121,7 +131,7 @@ class MeasureParams:
 
     seed: int = option(0, help="seed of every random choice (KID subsets, k-means, birthday batches, Vendi subset)")
     chunk_size: int = option(2048, help="rows per block of the exact blockwise distance computations")
-    device: str = option("cpu", help="cpu or cuda[:N] for the distance computations")
+    device: str = option("cpu", help="cpu or cuda[:N] for the feature extractor and the distance computations")
     metric: dict[str, Any] = option(factory=dict, help="each metric's parameters", flag="--<prefix>-<field>")
 
     def __post_init__(self) -> None:
@@ -147,6 +157,7 @@ class Inputs:
     fake: torch.Tensor
     real: torch.Tensor | None = None
     latent: torch.Tensor | None = None  # (n_fake, d_z), row i produced fake row i
+    logits: torch.Tensor | None = None  # (n_fake, classes): the extractor's logits of the fake samples (isc)
     modes: Benchmark | None = None
     modes_source: str = ""
     reference: ReferenceStats | None = None
@@ -159,7 +170,7 @@ class MetricSpec:
     name: str
     higher_is_better: bool
     summary: str
-    needs: tuple[str, ...]  # of "real", "latent", "modes"
+    needs: tuple[str, ...]  # of "real", "latent", "modes", "logits"
     compute: Callable[["Session"], tuple[dict[str, Any], dict[str, Any]]]
     #: the metric's parameter dataclass (options --<prefix>-<field>); metrics that share
     #: parameters (precision and recall) give the same class and prefix
@@ -278,6 +289,13 @@ def _birthday(s: Session) -> tuple[dict, dict]:
     return values, params
 
 
+def _isc(s: Session) -> tuple[dict, dict]:
+    assert s.inputs.logits is not None
+    p = s.p.of("isc")
+    r = isc(logits=s.inputs.logits, splits=p.splits, seed=None if p.seed < 0 else p.seed)
+    return {"isc": r.isc, "isc_std": r.isc_std}, {"splits": r.splits, "seed": p.seed}
+
+
 def _mutual_info(s: Session) -> tuple[dict, dict]:
     assert s.inputs.latent is not None
     r = mutual_information(latent=s.inputs.latent, samples=s.inputs.fake, k=s.p.of("mi").k, device=s.p.device)
@@ -340,6 +358,8 @@ for _spec in [
                ("real",), _birthday, BirthdayParams, "birthday"),
     MetricSpec("memorisation", False, "share of fake samples copying one real (training) sample: d1/d2 < ratio",
                ("real",), _memorisation, MemorisationParams, "memorisation"),
+    MetricSpec("isc", True, "Inception Score of the fake set from the extractor's logits, mean (isc) and std "
+               "(isc_std) over splits (needs an extractor with logits: inception-v3)", ("logits",), _isc, ISCParams, "isc"),
     MetricSpec("mutual_info", True, "KSG estimate of I(latent; fake) in nats (needs --latent; low dimensions only)",
                ("latent",), _mutual_info, MIParams, "mi"),
     MetricSpec("effective_rank", True, "exp entropy of the singular values (RankMe), 1..d; falls toward 1 when "
@@ -351,12 +371,14 @@ for _spec in [
 ]:
     METRICS.add(_spec.name, _spec)
 
-#: measured when --metrics is not given (mutual_info and modes join when their inputs are there).
+#: measured when --metrics is not given (isc, mutual_info and modes join when their inputs are there).
 DEFAULT_METRICS = ("precision", "recall", "density", "coverage", "fid", "kid", "vendi", "ndb", "birthday", "memorisation")
 
 
 def default_metrics(inputs: Inputs) -> list[str]:
     names = list(DEFAULT_METRICS) if inputs.real is not None else ["fid", "vendi"]
+    if inputs.logits is not None:
+        names.append("isc")
     if inputs.latent is not None:
         names.append("mutual_info")
     if inputs.modes is not None:
@@ -375,6 +397,12 @@ def _check_inputs(inputs: Inputs, names: list[str]) -> None:
             raise ConfigError(f"metric {name!r} needs the real features; pass --real FILE.")
         if "latent" in spec.needs and inputs.latent is None:
             raise ConfigError(f"metric {name!r} needs the latent codes behind the fake samples; pass --latent FILE.")
+        if "logits" in spec.needs and inputs.logits is None:
+            raise ConfigError(f"metric {name!r} needs class logits of the fake samples; use an extractor that has "
+                              "them (--extractor inception-v3).")
+        if "logits" in spec.needs and len(inputs.logits) != len(inputs.fake):
+            raise ConfigError(f"there are {len(inputs.logits)} rows of logits for {len(inputs.fake)} fake samples; "
+                              "give one row per fake sample.")
         if "modes" in spec.needs and inputs.modes is None:
             raise ConfigError(f"metric {name!r} needs the modes; pass --modes-from NAME, --modes-centres FILE "
                               "or --mode-classifier SPEC.")

@@ -5,6 +5,14 @@ A FILE is ``.npy``, ``.npz`` (one array, or ``FILE.npz:KEY``), a tensor file wri
 images (read with Pillow: pixels in [0, 1]; all images must share a size unless
 ``image_size`` resizes them). Rows with more than one dimension are flattened, unless a
 feature extractor (see :mod:`modecollapse.features`) maps them to features first.
+
+For the pretrained networks (``inception-v3``, ``dinov2-*``) images stay 8-bit: a folder is
+read as uint8, an array of images (n, H, W, C) with C = 1 or 3, as in the ADM /
+guided-diffusion reference batches (``arr_0``, uint8 NHWC), is turned to (n, C, H, W), and
+floats must lie in [0, 1]. The real set's outputs of such a network are cached
+(:func:`extract_cached`) in a file keyed by the fingerprint of the real samples and the
+network (its name, weight file and preprocessing), so a second run on the same real set
+does not recompute them.
 Every failure is a :class:`ConfigError` that names the file.
 """
 from __future__ import annotations
@@ -17,8 +25,10 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
-from .features import Extractor, extract
-from .fileio import IMAGE_SUFFIXES, image_files, read_image
+from .features import Extractor, extract, extract_outputs
+from .fileio import IMAGE_SUFFIXES, atomic_torch_save, image_files, read_image
+
+CACHE_FORMAT = "modecollapse-features-1"
 TENSOR_KEYS = ("features", "samples", "x", "arr_0")
 
 
@@ -57,8 +67,9 @@ def _to_tensor(value: object, path: Path) -> torch.Tensor:
     return value
 
 
-def load_images(folder: Path, *, image_size: int | None = None, mode: str = "RGB") -> torch.Tensor:
-    """All images under ``folder`` (sorted, recursive) -> (n, C, H, W) float32 in [0, 1]."""
+def load_images(folder: Path, *, image_size: int | None = None, mode: str = "RGB", uint8: bool = False) -> torch.Tensor:
+    """All images under ``folder`` (sorted, recursive) -> (n, C, H, W) float32 in [0, 1], or
+    the uint8 pixel values when ``uint8``."""
     files = image_files(folder)
     if not files:
         raise ConfigError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}); give a folder of images or an array file.")
@@ -73,15 +84,18 @@ def load_images(folder: Path, *, image_size: int | None = None, mode: str = "RGB
                 f"{first[1]}x{first[0]}); pass --image-size N to resize them all."
             )
         arrays.append(a)
-    x = torch.from_numpy(np.stack(arrays)).float().div_(255.0)
+    x = torch.from_numpy(np.stack(arrays))
+    if not uint8:
+        x = x.float().div_(255.0)
     return x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2).contiguous()  # (n, C, H, W)
 
 
-def load_raw(spec: str, *, image_size: int | None = None, image_mode: str = "RGB") -> torch.Tensor:
-    """The samples in ``spec`` as a tensor (n, ...), before feature extraction."""
+def load_raw(spec: str, *, image_size: int | None = None, image_mode: str = "RGB", uint8: bool = False) -> torch.Tensor:
+    """The samples in ``spec`` as a tensor (n, ...), before feature extraction (a folder's
+    images as uint8 when ``uint8``)."""
     path, key = _split_key(spec)
     if path.is_dir():
-        return load_images(path, image_size=image_size, mode=image_mode)
+        return load_images(path, image_size=image_size, mode=image_mode, uint8=uint8)
     if not path.is_file():
         raise ConfigError(f"no such file or folder: {path}.")
     if path.stat().st_size == 0:
@@ -132,3 +146,67 @@ def load_features(
     if x.dtype not in (torch.float32, torch.float64):
         x = x.float()
     return x
+
+
+def as_images(x: torch.Tensor, spec: str) -> torch.Tensor:
+    """An array of images for a pretrained network: (n, H, W, C) with C = 1 or 3 (the ADM
+    batch layout) -> (n, C, H, W); (n, C, H, W) and uint8 / float kept as they are."""
+    if x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = x.permute(0, 3, 1, 2)
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ConfigError(f"{spec} holds an array of shape {tuple(x.shape)}, not images (n, H, W, 3) or (n, 3, H, W) "
+                          "that a pretrained feature network takes.")
+    if x.dtype != torch.uint8 and not x.is_floating_point():
+        x = x.float()  # integer pixels 0..255 of another dtype: checked against [0, 1] by the network
+    return x.contiguous()
+
+
+def cache_file(cache_dir: Path, x: torch.Tensor, extractor: Extractor) -> Path | None:
+    """Where the outputs of ``extractor`` on ``x`` are cached, or None when the extractor has no
+    ``cache_key`` (a user's network, whose identity cannot be told)."""
+    key = getattr(extractor, "cache_key", None)
+    if key is None:
+        return None
+    from .metrics.reference import fingerprint
+
+    return Path(cache_dir) / f"{key}-{fingerprint(x)}.pt"
+
+
+def extract_cached(x: torch.Tensor, extractor: Extractor, *, outputs: tuple[str, ...], cache_dir: Path | None,
+                   batch_size: int = 256, device: str | torch.device = "cpu", progress: bool | str = False) -> dict[str, torch.Tensor]:
+    """:func:`~modecollapse.features.extract_outputs`, read from / written to a cache file in
+    ``cache_dir`` (None: no cache) keyed by the samples and the extractor. A cache file that
+    cannot be read, or lacks an output, is recomputed and rewritten (atomically)."""
+    path = cache_file(cache_dir, x, extractor) if cache_dir is not None else None
+    if path is not None and path.is_file():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True)
+            if state.get("format") == CACHE_FORMAT and state.get("n") == len(x) and all(o in state["outputs"] for o in outputs):
+                return {o: state["outputs"][o] for o in outputs}
+        except Exception:  # noqa: BLE001 - an unreadable cache is recomputed, never trusted
+            pass
+    got = extract_outputs(x, extractor, outputs=outputs, batch_size=batch_size, device=device, progress=progress)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_torch_save({"format": CACHE_FORMAT, "n": len(x), "outputs": got}, path)
+        except OSError as err:
+            raise ConfigError(f"cannot write the feature cache {path} ({err.strerror or type(err).__name__}); "
+                              "choose another --feature-cache folder or pass --no-feature-cache.") from None
+    return got
+
+
+def load_network_outputs(spec: str, extractor: Extractor, *, outputs: tuple[str, ...], name: str = "samples",
+                         image_size: int | None = None, image_mode: str = "RGB", batch_size: int = 256,
+                         device: str | torch.device = "cpu", cache_dir: Path | None = None,
+                         progress: bool = False) -> dict[str, torch.Tensor]:
+    """The ``outputs`` (name -> (n, d)) of a pretrained network on the images in ``spec`` (a folder,
+    an array or tensor file of images); cached in ``cache_dir`` when given."""
+    x = load_raw(spec, image_size=image_size, image_mode=image_mode, uint8=True)
+    if len(x) == 0:
+        raise ConfigError(f"{name} file {spec} holds no samples.")
+    x = as_images(x, spec)
+    return extract_cached(x, extractor, outputs=outputs, cache_dir=cache_dir, batch_size=batch_size, device=device,
+                          progress=f"{name} features" if progress else False)

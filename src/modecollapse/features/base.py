@@ -4,12 +4,22 @@ Built in, by name (:data:`EXTRACTORS`): ``identity`` (each sample flattened to o
 coordinates of toy data, or pixels of images). User-supplied: a TorchScript file (loaded
 with ``torch.jit.load``) or a ``module:function`` path to a Python callable; either maps a
 batch (b, ...) to features (b, d). Images reach an extractor as (b, C, H, W) floats in
-[0, 1]. Pretrained Inception weights are not shipped (nothing is downloaded at run time):
-pass your own network to get FID in its usual feature space.
+[0, 1] (the pretrained networks take uint8 images too).
+
+Pretrained networks, by name: ``inception-v3`` (the FID Inception graph, :mod:`.inception`)
+and ``dinov2-vits14`` / ``-vitb14`` / ``-vitl14`` / ``-vitg14`` (:mod:`.dinov2`). Their
+published weight files are not shipped and nothing is downloaded at run time; they are found
+as :mod:`.weights` says. A factory that takes ``weights`` / ``device`` keywords gets them from
+:func:`resolve_extractor`. An extractor with several outputs (features, logits, taps) has an
+``outputs`` tuple, an ``outputs_of(x, names)`` method and ``logits_output``, the name of its
+logits for the Inception Score (None when it has none); :func:`extract_outputs` uses them.
 """
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -62,19 +72,110 @@ def load_callable(spec: str, *, what: str = "feature extractor") -> Extractor:
     )
 
 
-def resolve_extractor(spec: str | None) -> Extractor:
-    """``None`` or a registered name -> built-in; anything else -> :func:`load_callable`."""
+@EXTRACTORS.register("inception-v3")
+def _inception(*, weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> Extractor:
+    from .inception import inception_extractor
+
+    return inception_extractor(weights=weights, device=device)
+
+
+def _dinov2(arch: str) -> Callable[..., Extractor]:
+    def factory(*, weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> Extractor:
+        from .dinov2 import dinov2_extractor
+
+        return dinov2_extractor(arch, weights=weights, device=device)
+
+    return factory
+
+
+for _arch in ("vits14", "vitb14", "vitl14", "vitg14"):
+    EXTRACTORS.add(f"dinov2-{_arch}", _dinov2(_arch))
+
+
+def resolve_extractor(spec: str | None, *, weights: str | os.PathLike | None = None,
+                      device: str | torch.device = "cpu") -> Extractor:
+    """``None`` or a registered name -> built-in; anything else -> :func:`load_callable`.
+
+    ``weights`` (a weight file) and ``device`` go to the factories that take them (the
+    pretrained networks); a weight file for an extractor that takes none is an error.
+    """
     if spec is None:
-        return EXTRACTORS.get("identity")()
+        spec = "identity"
     if spec in EXTRACTORS:
-        return EXTRACTORS.get(spec)()
+        factory = EXTRACTORS.get(spec)
+        accepts = inspect.signature(factory).parameters
+        kwargs: dict = {}
+        if weights is not None:
+            if "weights" not in accepts:
+                raise ConfigError(f"extractor {spec!r} takes no weights file; --extractor-weights is for the "
+                                  f"pretrained networks ({', '.join(n for n, f in EXTRACTORS.items() if 'weights' in inspect.signature(f).parameters)}).")
+            kwargs["weights"] = weights
+        if "device" in accepts:
+            kwargs["device"] = device
+        return factory(**kwargs)
+    if weights is not None:
+        raise ConfigError(f"--extractor-weights is for the registered pretrained networks, not for {spec!r}.")
     return load_callable(spec)
+
+
+def output_names(extractor: Extractor) -> tuple[str, ...]:
+    """The outputs an extractor gives: its ``outputs`` tuple, or just ``("features",)``."""
+    return tuple(getattr(extractor, "outputs", ("features",)))
+
+
+def logits_output(extractor: Extractor) -> str | None:
+    """The name of the extractor's logits for the Inception Score, or None when it has none."""
+    return getattr(extractor, "logits_output", None)
+
+
+def extract_outputs(
+    x: torch.Tensor, extractor: Extractor, *, outputs: tuple[str, ...] = ("features",), batch_size: int = 256,
+    device: str | torch.device = "cpu", progress: bool | str = False,
+) -> dict[str, torch.Tensor]:
+    """``outputs`` of ``extractor`` on ``x`` (n, ...) in batches without gradients -> name -> (n, d)
+    on CPU. ``progress``: a label for a tqdm bar on stderr (shown only on a terminal)."""
+    have = output_names(extractor)
+    unknown = [o for o in outputs if o not in have]
+    if unknown:
+        raise ConfigError(f"the feature extractor has no output {unknown[0]!r}; it gives: {', '.join(have)}.")
+    if len(x) == 0:
+        raise ConfigError("there are no samples to extract features from.")
+    several = hasattr(extractor, "outputs_of")
+    parts: dict[str, list[torch.Tensor]] = {o: [] for o in outputs}
+    starts = range(0, len(x), batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc=progress if isinstance(progress, str) else "features", unit="batch",
+                      file=sys.stderr, disable=None, leave=False)  # None: off when not a terminal
+    with torch.no_grad():
+        for a in starts:
+            batch = x[a : a + batch_size]
+            try:
+                if several:
+                    got = extractor.outputs_of(batch.to(device), tuple(outputs))  # type: ignore[attr-defined]
+                else:
+                    got = {"features": extractor(batch.to(device))}
+            except ConfigError:
+                raise
+            except Exception as err:  # noqa: BLE001 - a failing user extractor is a user error
+                raise ConfigError(f"the feature extractor failed on a batch of shape {tuple(batch.shape)}: {type(err).__name__}: {err}.") from None
+            for name in outputs:
+                out = got[name]
+                if not isinstance(out, torch.Tensor):
+                    raise ConfigError(f"the feature extractor returned {type(out).__name__}, not a tensor.")
+                if len(out) != len(batch):
+                    raise ConfigError(f"the feature extractor returned {len(out)} rows for a batch of {len(batch)}.")
+                parts[name].append(out.detach().reshape(len(out), -1).cpu())
+    return {name: torch.cat(p) for name, p in parts.items()}
 
 
 def extract(
     x: torch.Tensor, extractor: Extractor, *, batch_size: int = 256, device: str | torch.device = "cpu"
 ) -> torch.Tensor:
     """Applies ``extractor`` to ``x`` (n, ...) in batches without gradients -> (n, d) on CPU."""
+    if hasattr(extractor, "outputs_of"):
+        return extract_outputs(x, extractor, batch_size=batch_size, device=device)["features"]
     outs = []
     with torch.no_grad():
         for a in range(0, len(x), batch_size):

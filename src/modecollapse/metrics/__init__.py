@@ -3,6 +3,7 @@ from .birthday import BirthdayResult, birthday, support_estimate
 from .classifier_modes import ClassifierModes
 from .density_coverage import DensityCoverage, density_coverage
 from .fid import FIDResult, GaussianMoments, StreamingFID, fid, frechet_distance, trace_sqrt_product
+from .isc import ISCResult, isc
 from .kid import KIDResult, StreamingKID, kid
 from .knn import cross_neighbourhoods, knn_sqdist
 from .memorisation import MemorisationResult, memorisation
@@ -22,3 +23,4 @@ __all__ = [
     "mutual_information", "ndb", "prdc", "precision_recall", "reverse_kl_from_counts", "support_estimate",
     "trace_sqrt_product", "vendi",
 ]
+__all__ += ["ISCResult", "isc"]
