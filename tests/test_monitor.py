@@ -310,8 +310,9 @@ def test_checks_run_every_check_every_steps_with_the_samples_that_arrived(ring):
 
 def test_features_by_registered_name(ring):
     ds, real = ring
-    by_name = CollapseMonitor(real=real, features="identity")
+    by_name = CollapseMonitor(real=real, features="identity", settings=MonitorSettings(feature_norm="none"))
     plain = CollapseMonitor(real=real)
+    assert by_name.features is not None and CollapseMonitor(real=real, features="identity")._l2  # auto: l2 with features
     x = batch(ds, list(range(8)), torch.Generator().manual_seed(11))
     assert by_name.update(100, fake=x).numbers["score"] == pytest.approx(plain.update(100, fake=x).numbers["score"])
     with pytest.raises(ConfigError, match="neither a file nor a module:function"):
