@@ -307,9 +307,17 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
+#: recording order when CPU is short: the settings that test the most first, over all seeds
+PRIORITY = ("r1", "partial", "within", "full", "hopping", "late", "dcgan-collapse", "dcgan-s", "sn")
+
+
 def record_all(specs: list[ImageSpec], folder: Path, shard: tuple[int, int] = (0, 1)) -> None:
     """Trains and records every spec without a recording yet (restartable; ``shard`` = (i, n):
-    this process takes every n-th spec from the i-th)."""
+    this process takes every n-th spec from the i-th), setting by setting in PRIORITY order."""
+    def rank(s: ImageSpec) -> int:
+        return next(i for i, p in enumerate(PRIORITY) if f"-{p}" in s.name)
+
+    specs = sorted(specs, key=lambda s: (rank(s), s.seed))
     todo = [s for j, s in enumerate(specs) if j % shard[1] == shard[0]]
     for spec in todo:
         dest = folder / f"{spec.name}.pt"

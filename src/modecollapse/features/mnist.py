@@ -25,8 +25,8 @@ PixelRange = Union[tuple[float, float], str]
 
 def guess_pixel_range(x: torch.Tensor) -> tuple[float, float]:
     """[-1, 1] when the batch holds a value below -0.01 (a tanh generator's background is
-    -1), else [0, 1]. Values beyond 1.01 are refused: those are 0..255 pixels, not either."""
-    if x.numel() and float(x.max()) > 1.01:
+    -1), else [0, 1]. Values beyond 2 are refused: those are 0..255 pixels, not either."""
+    if x.numel() and float(x.max()) > 2.0:
         raise ConfigError(f"MNIST features need pixels in [-1, 1] or [0, 1], got values up to {float(x.max()):.4g}; "
                           "divide 0..255 pixels by 255 first.")
     return (-1.0, 1.0) if x.numel() and float(x.min()) < -0.01 else (0.0, 1.0)

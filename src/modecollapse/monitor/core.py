@@ -526,11 +526,12 @@ class CollapseMonitor:
             return MonitorReport(step, "warming-up", "warming up: no check has run yet", None, 0)
         return self.report
 
-    def _rollback_note(self) -> str:
+    def _rollback_note(self, cure: str) -> str:
+        """What to do: roll back to the last healthy check and apply ``cure``, or, when no check
+        was healthy, say so (there is nothing to roll back to) and apply it from the start."""
         if self._last_healthy is None:
-            return ("no check has been healthy yet, so there is no healthy checkpoint to roll back to: change the "
-                    "training and start it again")
-        return f"roll back to the checkpoint of step {self._last_healthy} (the last healthy check)"
+            return f"no check has been healthy yet, so there is no healthy checkpoint to roll back to: {cure} and start again"
+        return f"roll back to the checkpoint of step {self._last_healthy} (the last healthy check) and {cure}"
 
     def _diverged(self, step: int, what: str) -> MonitorReport:
         self.checks += 1
@@ -538,7 +539,7 @@ class CollapseMonitor:
         onset = self._onset if self._onset is not None else step
         self._onset = onset
         self.history.append({"step": step, "verdict": "diverged", "kind": "diverged"})
-        reason = f"{what}: training diverged since step {onset}; {self._rollback_note()}, and lower the learning rate or add a gradient penalty"
+        reason = f"{what}: training diverged since step {onset}; {self._rollback_note('lower the learning rate or add a gradient penalty')}"
         return MonitorReport(step, "diverged", reason, onset, self.checks, MappingProxyType({"finite": 0}),
                              kind="diverged", rollback_step=self._last_healthy)
 
@@ -624,7 +625,7 @@ class CollapseMonitor:
             verdict = "diverged"
             reason = (f"off the data: only {sig.n_near / max(sig.n, 1):.0%} of samples lie near the real data (real: "
                       f"{self.reference.near_base:.0%}) for {self._off_streak} checks {since}: the generator left the "
-                      f"data; {self._rollback_note()} and lower the learning rate")
+                      f"data; {self._rollback_note('lower the learning rate')}")
         elif kind == "off-data":
             verdict = "collapsing"
             reason = (f"off the data: only {sig.n_near / max(sig.n, 1):.0%} of samples lie near the real data (real: "
@@ -633,19 +634,19 @@ class CollapseMonitor:
             verdict = "collapsed" if self._bad_streak >= s.patience else "collapsing"
             reason = (f"mode hopping: the samples moved to other {what} at {sum(self._hops)} of the last {len(self._hops)} "
                       f"checks (overlap {ov if ov is not None else 0.0:.2f}) while {fills} {since}: the generator cycles "
-                      f"between modes; {self._rollback_note()} and add a gradient penalty (R1) or minibatch features{d_note}")
+                      f"between modes; {self._rollback_note('add a gradient penalty (R1) or minibatch features')}{d_note}")
         elif kind == "dropped-modes":
             final = self._bad_streak >= s.patience
             verdict = "collapsed" if final else "collapsing"
             reason = (f"dropped modes: {fills} {since}, while they are {close} within them: the generator is "
                       f"dropping modes; "
-                      + (f"{self._rollback_note()} and add a regulariser (e.g. R1)" if final else "watch the next checks")
+                      + (self._rollback_note("add a regulariser (e.g. R1)") if final else "watch the next checks")
                       + d_note)
         elif kind == "within-mode":
             verdict = "collapsed" if self._bad_streak >= s.patience else "collapsing"
             reason = (f"within-mode collapse: {fills}, like real data, but they are {close} within them (k-NN "
-                      f"distance {sig.nn_dist_rel:.2f} of real's) {since}: near-duplicates; {self._rollback_note()} and "
-                      f"add minibatch features or a diversity term (e.g. mode seeking){d_note}")
+                      f"distance {sig.nn_dist_rel:.2f} of real's) {since}: near-duplicates; "
+                      f"{self._rollback_note('add minibatch features or a diversity term (e.g. mode seeking)')}{d_note}")
         else:
             verdict = "healthy"
             self._last_healthy = step
