@@ -435,8 +435,19 @@ def main() -> None:
     ap.add_argument("--seed-offset", type=int, default=0,
                     help="add this to every seed: a held-out suite (the defaults were chosen on offset 0)")
     ap.add_argument("--replay", action="store_true", help="re-run the current monitor on the stored samples of finished runs")
+    ap.add_argument("--suite", choices=("2d", "images"), default="2d",
+                    help="2d: the lab's vector and Stacked MNIST runs (below); images: MNIST GAN runs with a "
+                         "classifier's truth (benchmarks/monitor_images.py)")
+    ap.add_argument("--seeds", default="0-4", help="images: seeds to record or report, e.g. 0-4 or 100-104")
+    ap.add_argument("--record", action="store_true", help="images: train and record the runs without a recording")
+    ap.add_argument("--shard", default="0/1", help="images --record: I/N, this process takes every N-th run from the I-th")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.suite == "images":
+        from monitor_images_suite import images_main
+
+        images_main(args)
+        return
     specs = suite(args.seed_offset)
     if args.list:
         for s in specs:

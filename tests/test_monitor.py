@@ -43,7 +43,7 @@ def stream(monitor, ds, after, checks=10, seed=1, junk=0.0):
     reports = []
     for c in range(checks):
         modes = everything if c < CHANGE else after(c)
-        reports.append(monitor.update(c * EVERY, fake=batch(ds, modes, gen, junk=junk)))
+        reports.append(monitor.update((c + 1) * EVERY, fake=batch(ds, modes, gen, junk=junk)))
     return reports
 
 
@@ -54,9 +54,11 @@ def first_alarm(reports):
 def test_healthy_stream_stays_healthy(ring, grid):
     for ds, real in (ring, grid):
         reports = stream(CollapseMonitor(real=real), ds, after=lambda c: list(range(ds.num_modes)), checks=12)
-        assert [r.verdict for r in reports[:4]] == ["warming-up"] * 4
-        assert all(r.verdict == "healthy" for r in reports[4:]), [r.verdict for r in reports]
+        assert reports[0].verdict == "warming-up"  # the first check has nothing to compare with
+        assert all(r.verdict == "healthy" and r.kind == "none" for r in reports[1:]), [r.verdict for r in reports]
         assert all(0.85 < r.numbers["score"] < 1.15 for r in reports)
+        assert all(0.7 < r.numbers["nn_dist_rel"] < 1.4 for r in reports)
+        assert reports[-1].rollback_step == reports[-1].step
 
 
 @pytest.mark.parametrize("modes", [[12], [0, 6, 12, 18, 24]], ids=["one-mode", "five-of-25"])
@@ -66,11 +68,14 @@ def test_collapse_on_grid_is_flagged_with_onset(grid, modes):
     reports = stream(m, ds, after=lambda c: modes)
     alarm = first_alarm(reports)
     assert alarm is not None and alarm.check - 1 <= CHANGE + 2  # within two checks of the change
-    assert alarm.onset_step == CHANGE * EVERY
-    assert reports[-1].verdict == "collapsed" and m.verdict == "collapsed"
-    assert reports[-1].onset_step == CHANGE * EVERY
-    assert "dropping modes" in reports[-1].reason and f"step {CHANGE * EVERY}" in reports[-1].reason
+    assert alarm.onset_step == (CHANGE + 1) * EVERY
+    assert reports[-1].verdict == "collapsed" and m.verdict == "collapsed" and reports[-1].kind == "dropped-modes"
+    assert reports[-1].onset_step == (CHANGE + 1) * EVERY
+    assert "dropping modes" in reports[-1].reason and f"step {(CHANGE + 1) * EVERY}" in reports[-1].reason
+    assert reports[-1].rollback_step == CHANGE * EVERY  # the last healthy check
+    assert f"roll back to the checkpoint of step {CHANGE * EVERY}" in reports[-1].reason
     assert reports[-1].numbers["score"] < 0.5
+    assert reports[-1].numbers["nn_dist_rel"] > 0.6  # every sample still differs: not within-mode
 
 
 def test_one_mode_of_ring_is_collapse(ring):
@@ -84,11 +89,11 @@ def test_hopping_is_flagged_and_named(ring):
     reports = stream(CollapseMonitor(real=real), ds, after=lambda c: [c % ds.num_modes])
     alarm = first_alarm(reports)
     assert alarm is not None and alarm.check - 1 <= CHANGE + 2
-    assert reports[-1].verdict == "collapsed"
+    assert reports[-1].verdict == "collapsed" and reports[-1].kind == "hopping"
     assert "hopping" in reports[-1].reason
     # a collapse that stays on one mode is not called hopping
     still = stream(CollapseMonitor(real=real), ds, after=lambda c: [2])
-    assert "hopping" not in still[-1].reason
+    assert "hopping" not in still[-1].reason and still[-1].kind == "dropped-modes"
 
 
 def test_noisy_stream_is_not_collapse(grid):
@@ -103,11 +108,12 @@ def test_nan_is_diverged(ring):
     ds, real = ring
     m = CollapseMonitor(real=real)
     gen = torch.Generator().manual_seed(0)
-    m.update(0, fake=batch(ds, list(range(8)), gen))
+    m.update(100, fake=batch(ds, list(range(8)), gen))
     bad = batch(ds, list(range(8)), gen)
     bad[3, 0] = float("nan")
-    r = m.update(100, fake=bad)
-    assert r.verdict == "diverged" and "non-finite" in r.reason
+    r = m.update(200, fake=bad)
+    assert r.verdict == "diverged" and r.kind == "diverged" and "non-finite" in r.reason
+    assert "no check has been healthy yet" in r.reason and r.rollback_step is None
     r = CollapseMonitor(real=real).update(0, fake=batch(ds, [0], gen), d_loss=float("inf"))
     assert r.verdict == "diverged" and "d_loss=inf" in r.reason
 
@@ -118,15 +124,15 @@ def test_verdict_independent_of_order_within_a_check(grid):
     batches = [batch(ds, list(range(25)) if c < 4 else [1, 2, 3], gen) for c in range(7)]
     a, b = CollapseMonitor(real=real), CollapseMonitor(real=real)
     for c, x in enumerate(batches):
-        ra = a.update(c * EVERY, fake=x)
-        rb = b.update(c * EVERY, fake=x[torch.randperm(len(x), generator=gen)])
+        ra = a.update((c + 1) * EVERY, fake=x)
+        rb = b.update((c + 1) * EVERY, fake=x[torch.randperm(len(x), generator=gen)])
         assert ra.verdict == rb.verdict and ra.onset_step == rb.onset_step
         assert ra.numbers["score"] == pytest.approx(rb.numbers["score"], abs=1e-9)
     # fed in small pieces between checks, the same samples give the same check
     c = CollapseMonitor(real=real)
     for i, x in enumerate(batches):
         for j, piece in enumerate(x.split(64)):
-            rc = c.update(i * EVERY + j, fake=piece)
+            rc = c.update((i + 1) * EVERY - 7 + j, fake=piece)  # the last piece arrives after the due step
     assert rc.verdict == ra.verdict and rc.numbers["score"] == pytest.approx(ra.numbers["score"], abs=1e-9)
 
 
@@ -137,17 +143,18 @@ def test_state_dict_round_trip(ring, tmp_path):
     whole = CollapseMonitor(real=real)
     first = CollapseMonitor(real=real)
     for c, x in enumerate(xs):
-        rw = whole.update(c * EVERY, fake=x, d_loss=0.5, g_loss=1.0)
+        rw = whole.update((c + 1) * EVERY, fake=x, d_loss=0.5, g_loss=1.0)
         if c < 5:
-            first.update(c * EVERY, fake=x, d_loss=0.5, g_loss=1.0)
+            first.update((c + 1) * EVERY, fake=x, d_loss=0.5, g_loss=1.0)
     state = json.loads(json.dumps(first.state_dict()))  # JSON-able
     torch.save(state, tmp_path / "m.pt")
     resumed = CollapseMonitor(real=real)
     resumed.load_state_dict(torch.load(tmp_path / "m.pt", weights_only=True))
     assert resumed.verdict == first.verdict
     for c, x in enumerate(xs[5:], start=5):
-        rr = resumed.update(c * EVERY, fake=x, d_loss=0.5, g_loss=1.0)
-    assert (rr.verdict, rr.onset_step, rr.reason) == (rw.verdict, rw.onset_step, rw.reason)
+        rr = resumed.update((c + 1) * EVERY, fake=x, d_loss=0.5, g_loss=1.0)
+    assert (rr.verdict, rr.onset_step, rr.reason, rr.kind, rr.rollback_step) == (
+        rw.verdict, rw.onset_step, rw.reason, rw.kind, rw.rollback_step)
     other = CollapseMonitor(real=real[:2000])
     with pytest.raises(ConfigError, match="other real data"):
         other.load_state_dict(state)
@@ -165,7 +172,7 @@ def test_check_interval_callbacks_log_and_early_stop(ring, tmp_path):
         r = m.update(step, fake=lambda: calls.append(step) or batch(ds, modes, gen))
         if m.should_stop:
             break
-    assert calls == list(range(0, step + 1, 50))  # the sampler runs only when a check is due
+    assert calls == list(range(50, step + 1, 50))  # the sampler runs only when a check is due
     assert m.verdict == "collapsed" and r.step == step and step <= 350
     assert [c[1] for c in changes] == ["healthy", "collapsing", "collapsed"] or [c[1] for c in changes] == ["healthy", "collapsed"]
     lines = [json.loads(line) for line in (tmp_path / "monitor.jsonl").read_text().splitlines()]
@@ -177,7 +184,7 @@ def test_known_modes_and_bad_input(ring):
     m = CollapseMonitor(real=real, modes=ds.centers)
     assert m.reference.bins == 8
     reports = stream(m, ds, after=lambda c: [0, 1])
-    assert reports[-1].verdict == "collapsed" and "2.0 modes" in reports[-1].reason
+    assert reports[-1].verdict == "collapsed" and "fill 2.0 of 8 modes" in reports[-1].reason
     with pytest.raises(ConfigError, match="at least"):
         CollapseMonitor(real=real[:50])
     with pytest.raises(ConfigError, match="num_modes"):
@@ -186,3 +193,127 @@ def test_known_modes_and_bad_input(ring):
         CollapseMonitor(real=real, settings=MonitorSettings(collapsed_below=0.9))
     with pytest.raises(ConfigError, match="shaped like the real"):
         CollapseMonitor(real=real).update(0, fake=torch.zeros(64, 3))
+
+
+def test_duplicates_within_every_mode_are_within_mode_collapse(grid):
+    """Three fixed samples per mode, repeated: every mode is filled, but the samples are
+    near-duplicates: kind within-mode, not dropped-modes."""
+    ds, real = grid
+    gen = torch.Generator().manual_seed(4)
+    protos = ds.sample_modes(torch.arange(25).repeat_interleave(3), gen)  # (75, 2): 3 per mode
+    m = CollapseMonitor(real=real)
+    reports = []
+    for c in range(9):
+        if c < CHANGE:
+            x = batch(ds, list(range(25)), gen)
+        else:
+            x = protos[torch.randint(len(protos), (512,), generator=gen)] + 1e-4 * torch.randn(512, 2, generator=gen)
+        reports.append(m.update((c + 1) * EVERY, fake=x))
+    assert all(r.verdict in ("warming-up", "healthy") for r in reports[:CHANGE])
+    bad = reports[CHANGE:]
+    assert all(r.kind == "within-mode" for r in bad), [(r.kind, r.numbers["modes_rel"]) for r in bad]
+    assert bad[0].verdict == "collapsing" and bad[-1].verdict == "collapsed"
+    assert bad[-1].numbers["modes_rel"] > 0.7 and bad[-1].numbers["nn_dist_rel"] < 0.2
+    assert "within-mode collapse" in bad[-1].reason and "closer to each other than real ones" in bad[-1].reason
+
+
+def _blob_to_data(ds, real, gen, a: float, n: int = 512) -> torch.Tensor:
+    """A generator that learns: real samples pulled towards the data's mean by 1 - a (a = 1: the data)."""
+    x = ds.sample(n, gen)
+    mean = real.mean(0)
+    return mean + a * (x - mean) + (1 - a) * 0.05 * torch.randn(n, 2, generator=gen)
+
+
+def test_a_blob_that_improves_to_healthy_raises_no_alarm(ring, grid):
+    for ds, real in (ring, grid):
+        gen = torch.Generator().manual_seed(6)
+        m = CollapseMonitor(real=real)
+        schedule = [0.05, 0.12, 0.25, 0.45, 0.7, 0.9, 1.0, 1.0, 1.0, 1.0]
+        reports = [m.update((c + 1) * EVERY, fake=_blob_to_data(ds, real, gen, a)) for c, a in enumerate(schedule)]
+        verdicts = [r.verdict for r in reports]
+        assert not any(r.alarm for r in reports), verdicts
+        assert verdicts[0] == "warming-up" and verdicts[1] == "warming-up" and verdicts[-1] == "healthy"
+        assert reports[-1].rollback_step == reports[-1].step
+
+
+def test_a_generator_stuck_as_a_blob_is_flagged_after_the_warmup_with_no_rollback_target(ring, grid):
+    """Never improves: the warm-up ends after warmup_patience checks without progress, and
+    the monitor says there is no healthy checkpoint (it does not point at step 0). On the
+    grid the blob sits on the central mode (dropped modes); on the ring it lies off the data."""
+    s = MonitorSettings()
+    for (ds, real), kind, final in ((grid, "dropped-modes", "collapsed"), (ring, "off-data", "diverged")):
+        gen = torch.Generator().manual_seed(7)
+        m = CollapseMonitor(real=real, settings=s)
+        reports = [m.update((c + 1) * EVERY, fake=_blob_to_data(ds, real, gen, 0.02)) for c in range(8)]
+        alarm = first_alarm(reports)
+        assert alarm is not None and alarm.check <= s.warmup_checks + s.warmup_patience + 1
+        assert reports[-1].verdict == final and reports[-1].kind == kind
+        assert reports[-1].rollback_step is None and "no check has been healthy yet" in reports[-1].reason
+        assert "step 0" not in reports[-1].reason
+
+
+def test_the_warmup_never_outlasts_its_cap(ring):
+    """However long its signals keep changing, a generator is judged after max_warmup_checks."""
+    ds, real = ring
+    gen = torch.Generator().manual_seed(8)
+    m = CollapseMonitor(real=real, settings=MonitorSettings(max_warmup_checks=4, warmup_patience=50))
+    reports = []
+    for c in range(8):
+        x = ds.sample_modes(torch.zeros(512, dtype=torch.long), gen)
+        x = x * (1 + 0.5 / (c + 1))  # moves a little every check
+        reports.append(m.update((c + 1) * EVERY, fake=x))
+    assert [r.verdict for r in reports[:4]] == ["warming-up"] * 4
+    assert reports[4].alarm
+
+
+def test_samples_far_from_the_data_are_off_data(ring):
+    ds, real = ring
+    gen = torch.Generator().manual_seed(9)
+    m = CollapseMonitor(real=real)
+    reports = []
+    for c in range(8):
+        x = batch(ds, list(range(8)), gen) if c < CHANGE else 50 + torch.randn(512, 2, generator=gen)
+        reports.append(m.update((c + 1) * EVERY, fake=x))
+    assert reports[CHANGE].kind == "off-data" and reports[CHANGE].verdict == "collapsing"
+    assert reports[-1].verdict == "diverged" and reports[-1].kind == "off-data"
+    assert "off the data" in reports[-1].reason
+
+
+def test_checks_run_every_check_every_steps_with_the_samples_that_arrived(ring):
+    """Checks at steps 100, 200, ... whatever the batch size, due() agrees with update, and
+    report.check tells which calls ran one."""
+    ds, real = ring
+    gen = torch.Generator().manual_seed(10)
+    m = CollapseMonitor(real=real, check_every=100)
+    ran = []
+    for step in range(1, 451):
+        was_due = m.due(step)
+        before = m.report.check if m.report else 0
+        r = m.update(step, fake=batch(ds, list(range(8)), gen, n=64))
+        if r.check != before:
+            ran.append(step)
+            assert was_due
+        else:
+            assert not was_due
+    assert ran == [100, 200, 300, 400]
+    # too few samples per call: the due check waits for min_samples, then the cadence resumes on the grid
+    m = CollapseMonitor(real=real, settings=MonitorSettings(check_every=100, min_samples=128))
+    ran = []
+    for step in range(1, 251):
+        before = m.report.check if m.report else 0
+        if m.due(step):
+            r = m.update(step, fake=batch(ds, list(range(8)), gen, n=32))
+            if r.check != before:
+                ran.append((step, r.numbers["n"]))
+    assert ran == [(103, 128), (203, 128)]
+
+
+def test_features_by_registered_name(ring):
+    ds, real = ring
+    by_name = CollapseMonitor(real=real, features="identity", settings=MonitorSettings(feature_norm="none"))
+    plain = CollapseMonitor(real=real)
+    assert by_name.features is not None and CollapseMonitor(real=real, features="identity")._l2  # auto: l2 with features
+    x = batch(ds, list(range(8)), torch.Generator().manual_seed(11))
+    assert by_name.update(100, fake=x).numbers["score"] == pytest.approx(plain.update(100, fake=x).numbers["score"])
+    with pytest.raises(ConfigError, match="neither a file nor a module:function"):
+        CollapseMonitor(real=real, features="no-such-extractor")

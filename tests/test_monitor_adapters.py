@@ -27,14 +27,14 @@ def test_tensorboard_scalars_read_back(ring, tmp_path):
     m = CollapseMonitor(real=real, tensorboard=tmp_path / "tb")
     for c in range(7):
         modes = torch.randint(8, (512,), generator=gen) if c < 5 else torch.zeros(512, dtype=torch.long)
-        m.update(c * 100, fake=ds.sample_modes(modes, gen))
+        m.update((c + 1) * 100, fake=ds.sample_modes(modes, gen))
     m.close()
     acc = EventAccumulator(str(tmp_path / "tb"))
     acc.Reload()
     tags = acc.Tags()["scalars"]
     assert {"monitor/verdict", "monitor/score", "monitor/recall_rel", "monitor/modes_rel"} <= set(tags)
     verdicts = [(e.step, int(e.value)) for e in acc.Scalars("monitor/verdict")]
-    assert [s for s, _ in verdicts] == [0, 100, 200, 300, 400, 500, 600]
+    assert [s for s, _ in verdicts] == [100, 200, 300, 400, 500, 600, 700]
     assert VERDICTS[verdicts[4][1]] == "healthy" and VERDICTS[verdicts[-1][1]] == "collapsed"
     scores = [e.value for e in acc.Scalars("monitor/score")]
     assert scores[4] > 0.85 and scores[-1] < 0.3

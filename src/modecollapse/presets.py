@@ -65,7 +65,7 @@ PRESETS: dict[str, Preset] = {
 
 # The presets' networks and step counts are the 2-D / vector benchmarks' (MLPs); on image
 # data they would mean nothing, and no best combination has been measured there.
-IMAGE_DATA = ("stacked-mnist", "image-folder")
+IMAGE_DATA = ("mnist", "stacked-mnist", "image-folder")
 
 
 def preset_values(name: str, data: str) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""MNIST from the standard IDX files, and Stacked MNIST: 1,000 modes for image GANs.
+"""MNIST from the standard IDX files: plain MNIST (10 modes) and Stacked MNIST (1,000 modes) for image GANs.
+
+Plain MNIST (``mnist``): the 60,000 training digits as 1 x 28 x 28 images; the digit is the
+image's mode (10 of them, weighted by the training set's class frequencies), told by the
+same digit classifier. It is the benchmark on which an image GAN's dropped digits and
+within-digit duplicates are easiest to see (``benchmarks/monitor_accuracy.py --suite images``).
 
 Stacked MNIST (Metz, Poole, Pfau & Sohl-Dickstein 2017, "Unrolled Generative Adversarial
 Networks", §3.3; Srivastava et al. 2017, VEEGAN; Lin et al. 2018, PacGAN, Table 3): three
@@ -26,6 +31,60 @@ import torch
 from ..errors import ConfigError
 from ..idx import DATA_ENV, MNIST_FILES, load_mnist, read_idx, resolve_data_dir, to_signed  # noqa: F401  (re-exported)
 from .base import DATASETS, Assignment, Benchmark
+
+class MNIST(Benchmark):
+    """The MNIST training digits (N, 28, 28) uint8 with their labels; mode = digit."""
+
+    name = "mnist"
+    eval_samples: ClassVar[int] = 10_000
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, *, classifier_loader, confidence: float) -> None:
+        self.images, self.labels = images, labels
+        self.image_shape = (1, images.shape[1], images.shape[2])
+        self.dim = images.shape[1] * images.shape[2]
+        self.num_modes = 10
+        self.weights = torch.bincount(labels.long(), minlength=10).double() / len(labels)
+        self.by_digit = [torch.nonzero(labels == d).squeeze(1) for d in range(10)]
+        self._classifier_loader = classifier_loader
+        self._classifier = None
+        self.confidence = confidence
+
+    def sample(self, n: int, generator: torch.Generator, weights: torch.Tensor | None = None) -> torch.Tensor:
+        if weights is not None:
+            return super().sample(n, generator, weights)
+        idx = torch.randint(len(self.images), (n,), generator=generator)
+        return to_signed(self.images[idx].reshape(n, -1))  # (n, 784) in [-1, 1]
+
+    def sample_modes(self, modes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        idx = torch.empty_like(modes)
+        for d in range(10):
+            mask = modes == d
+            pool = self.by_digit[d]
+            idx[mask] = pool[torch.randint(len(pool), (int(mask.sum()),), generator=generator)]
+        return to_signed(self.images[idx].reshape(len(idx), -1))
+
+    @property
+    def classifier(self):
+        if self._classifier is None:
+            self._classifier = self._classifier_loader()
+        return self._classifier
+
+    @torch.no_grad()
+    def assign(self, x: torch.Tensor) -> Assignment:
+        """Mode = the classifier's digit; ``distance`` = 1 - its confidence; ``hq`` when the
+        confidence reaches ``confidence`` (0 by default: every sample counts)."""
+        probs = [self.classifier(x[a:a + 2048].float().reshape(-1, 1, 28, 28).clamp(-1, 1)).softmax(1)
+                 for a in range(0, len(x), 2048)]
+        p = torch.cat(probs) if probs else torch.zeros(0, 10)
+        conf, digit = p.max(dim=1)
+        return Assignment(mode=digit, distance=1.0 - conf, hq=conf >= self.confidence)
+
+    def anchors(self) -> torch.Tensor:
+        return to_signed(self.images[torch.stack([p[0] for p in self.by_digit])].reshape(10, -1))
+
+    def describe(self) -> dict:
+        return {**super().describe(), "image_shape": list(self.image_shape)}
+
 
 class StackedMNIST(Benchmark):
     """A fixed set of ``size`` stacked images, (size, 3) digit indices drawn with ``seed``."""
@@ -103,6 +162,49 @@ class StackedMNIST(Benchmark):
         return {**super().describe(), "image_shape": list(self.image_shape)}
 
 
+@DATASETS.register("mnist")
+@dataclass
+class MNISTParams:
+    """Plain MNIST: 10 modes (the digits), counted by the digit classifier.
+
+    ``data_dir`` holds the MNIST IDX files (default ``$MODECOLLAPSE_DATA``); ``cache_dir``
+    keeps the trained classifier; ``classifier_epochs`` / ``classifier_limit`` set how it is
+    trained; ``confidence`` is the classifier confidence of a high-quality sample.
+    """
+
+    data_dir: str = ""
+    cache_dir: str = ""
+    classifier_epochs: int = 4
+    classifier_limit: int = 0
+    confidence: float = 0.0
+
+    def validate(self) -> None:
+        _validate_classifier_params(self)
+
+    def build(self) -> MNIST:
+        images, labels = load_mnist(self.data_dir, "train")
+        return MNIST(images, labels, classifier_loader=_classifier_loader(self), confidence=self.confidence)
+
+
+def _validate_classifier_params(p) -> None:
+    from ..classifier import resolve_cache_dir
+
+    if p.classifier_epochs < 1 or p.classifier_limit < 0:
+        raise ConfigError("classifier_epochs must be >= 1 and classifier_limit >= 0 (0 = all training images).")
+    if not 0 <= p.confidence <= 1:
+        raise ConfigError(f"confidence must lie in [0, 1], got {p.confidence}.")
+    # Resolved here so that config.json records the directories actually used.
+    p.data_dir = str(resolve_data_dir(p.data_dir).resolve())
+    p.cache_dir = str(resolve_cache_dir(p.cache_dir))
+
+
+def _classifier_loader(p):
+    from ..classifier import ClassifierSettings, load_or_train
+
+    settings = ClassifierSettings(epochs=p.classifier_epochs, limit=p.classifier_limit)
+    return lambda: load_or_train(settings, data_dir=p.data_dir, cache_dir=p.cache_dir)
+
+
 @DATASETS.register("stacked-mnist")
 @dataclass
 class StackedMNISTParams:
@@ -127,22 +229,11 @@ class StackedMNISTParams:
     confidence: float = 0.0
 
     def validate(self) -> None:
-        from ..classifier import resolve_cache_dir
-
         if self.images < 1:
             raise ConfigError(f"images must be positive, got {self.images}.")
-        if self.classifier_epochs < 1 or self.classifier_limit < 0:
-            raise ConfigError("classifier_epochs must be >= 1 and classifier_limit >= 0 (0 = all training images).")
-        if not 0 <= self.confidence <= 1:
-            raise ConfigError(f"confidence must lie in [0, 1], got {self.confidence}.")
-        # Resolved here so that config.json records the directories actually used.
-        self.data_dir = str(resolve_data_dir(self.data_dir).resolve())
-        self.cache_dir = str(resolve_cache_dir(self.cache_dir))
+        _validate_classifier_params(self)
 
     def build(self) -> StackedMNIST:
-        from ..classifier import ClassifierSettings, load_or_train
-
         images, labels = load_mnist(self.data_dir, "train")
-        settings = ClassifierSettings(epochs=self.classifier_epochs, limit=self.classifier_limit)
-        loader = lambda: load_or_train(settings, data_dir=self.data_dir, cache_dir=self.cache_dir)  # noqa: E731
+        loader = _classifier_loader(self)
         return StackedMNIST(images, labels, size=self.images, seed=self.seed, classifier_loader=loader, confidence=self.confidence)

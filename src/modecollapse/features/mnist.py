@@ -3,25 +3,42 @@ classifier that counts Stacked MNIST modes (:mod:`modecollapse.classifier`).
 
 For digit-like images this is the feature space in which FID-style and precision/recall
 metrics are usually computed on MNIST (a domain network rather than Inception). Registered
-as extractors ``mnist`` (pixels in [0, 1], the convention for image folders) and
-``mnist-signed`` (pixels in [-1, 1], as in a training run's ``samples.npy``). The classifier
-comes from the cache (``$MODECOLLAPSE_CACHE``), and is trained first, from
-``$MODECOLLAPSE_DATA``, when the cache has none.
+as extractors ``mnist`` (pixels in [-1, 1], as a tanh generator emits them and as a
+training run's ``samples.npy`` holds them, or in [0, 1], as image folders and
+``ToTensor``-style loaders give them: read off each batch, and said once per range on
+stderr) and ``mnist-signed`` (always [-1, 1]). The classifier comes from the cache
+(``$MODECOLLAPSE_CACHE``), and is trained first, from ``$MODECOLLAPSE_DATA``, when the
+cache has none.
 """
 from __future__ import annotations
+
+import sys
+from typing import Union
 
 import torch
 
 from ..errors import ConfigError
 from .base import EXTRACTORS, Extractor
 
+PixelRange = Union[tuple[float, float], str]
+
+
+def guess_pixel_range(x: torch.Tensor) -> tuple[float, float]:
+    """[-1, 1] when the batch holds a value below -0.01 (a tanh generator's background is
+    -1), else [0, 1]. Values beyond 2 are refused: those are 0..255 pixels, not either."""
+    if x.numel() and float(x.max()) > 2.0:
+        raise ConfigError(f"MNIST features need pixels in [-1, 1] or [0, 1], got values up to {float(x.max()):.4g}; "
+                          "divide 0..255 pixels by 255 first.")
+    return (-1.0, 1.0) if x.numel() and float(x.min()) < -0.01 else (0.0, 1.0)
+
 
 @torch.no_grad()
-def mnist_features(images: torch.Tensor, *, model=None, pixel_range: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
+def mnist_features(images: torch.Tensor, *, model=None, pixel_range: PixelRange = (0.0, 1.0)) -> torch.Tensor:
     """Images (n, C, 28, 28) or flat rows (n, C * 784), pixels in ``pixel_range`` -> (n, 128 * C).
 
-    Each channel is classified as one digit; for Stacked MNIST (C = 3) the three channels'
-    features are concatenated. ``model`` defaults to the cached default classifier.
+    ``pixel_range``: (lo, hi), or ``"auto"`` (:func:`guess_pixel_range`). Each channel is
+    classified as one digit; for Stacked MNIST (C = 3) the three channels' features are
+    concatenated. ``model`` defaults to the cached default classifier.
     """
     if model is None:
         from ..classifier import load_or_train
@@ -31,19 +48,39 @@ def mnist_features(images: torch.Tensor, *, model=None, pixel_range: tuple[float
     x = images.float().reshape(n, -1)
     if x.shape[1] % 784:
         raise ConfigError(f"MNIST features need 28 x 28 images (rows of C * 784 values), got rows of {x.shape[1]}.")
-    lo, hi = pixel_range
+    lo, hi = guess_pixel_range(x) if pixel_range == "auto" else pixel_range
     x = (x - lo) / (hi - lo) * 2 - 1  # -> [-1, 1], the classifier's input range
     c = x.shape[1] // 784
     feats = model.features(x.reshape(n * c, 1, 28, 28))  # (n * c, 128)
     return feats.reshape(n, c * feats.shape[1])
 
 
-def _extractor(pixel_range: tuple[float, float]) -> Extractor:
+class MNISTFeatures:
+    """The ``mnist`` extractor: the classifier's features with the pixel range read off each
+    batch; ``assumed`` is the last range used, and each range is announced once on stderr
+    (real and fake data in different ranges show up as two notes)."""
+
+    def __init__(self, model, pixel_range: PixelRange = "auto") -> None:
+        self.model, self.pixel_range = model, pixel_range
+        self.assumed: tuple[float, float] | None = None
+        self._said: set[tuple[float, float]] = set()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        rng = guess_pixel_range(x.float()) if self.pixel_range == "auto" else self.pixel_range
+        self.assumed = rng
+        if self.pixel_range == "auto" and rng not in self._said:
+            self._said.add(rng)
+            why = "it has values below 0" if rng[0] < 0 else "it has no value below 0"
+            sys.stderr.write(f"modecollapse: note: mnist features: read a batch's pixels as [{rng[0]:g}, {rng[1]:g}] "
+                             f"({why}).\n")
+        return mnist_features(x, model=self.model, pixel_range=rng)
+
+
+def _extractor(pixel_range: PixelRange) -> Extractor:
     from ..classifier import load_or_train
 
-    model = load_or_train()
-    return lambda x: mnist_features(x, model=model, pixel_range=pixel_range)
+    return MNISTFeatures(load_or_train(), pixel_range)
 
 
-EXTRACTORS.add("mnist", lambda: _extractor((0.0, 1.0)))
+EXTRACTORS.add("mnist", lambda: _extractor("auto"))
 EXTRACTORS.add("mnist-signed", lambda: _extractor((-1.0, 1.0)))

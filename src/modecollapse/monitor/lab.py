@@ -92,8 +92,8 @@ def parse_cure(text: str) -> tuple[str, dict[str, str]]:
 
 def features_for(dataset: Any):
     """The monitor's feature extractor for a lab benchmark: the digit classifier's features
-    for Stacked MNIST, raw coordinates otherwise."""
-    if getattr(dataset, "name", "") == "stacked-mnist":
+    for MNIST and Stacked MNIST, raw coordinates otherwise."""
+    if getattr(dataset, "name", "") in ("mnist", "stacked-mnist"):
         from ..features.mnist import mnist_features
 
         model = dataset.classifier

@@ -13,6 +13,12 @@ ring, a 1200-dimensional mixture or MNIST features alike. That calibration is bu
 - for a ladder of batch sizes, held-out real batches are scored exactly as fake batches
   will be; the monitor interpolates that curve at the number of fake samples that lie on
   the data, so a batch that is half junk is compared with half a batch of real data.
+- the within-batch k-NN distance (how far a sample is from its k-th nearest sample of the
+  same batch) is compared with real data holding as many samples *per filled mode*: a batch
+  that fills 3 of 10 modes packs its samples 3.3 times denser than real data of its size
+  even when every sample differs, so its real counterpart is a batch 3.3 times larger,
+  read off the ladder's power law (k-NN distances shrink as n^(-1/d) for intrinsic
+  dimension d). Only near-duplicates within the modes push the ratio far below 1.
 """
 from __future__ import annotations
 
@@ -50,6 +56,8 @@ class BatchScores:
     recall: float
     counts: torch.Tensor
     spread: float
+    nn_dist: float = 0.0  # median distance of a near sample to its k-th nearest sample of the batch
+    centre_dist: float = 0.0  # median distance of a sample to its nearest k-means centre
 
     @property
     def n_on(self) -> int:
@@ -78,6 +86,14 @@ def effective_count(counts: torch.Tensor) -> float:
     return float(torch.exp(-(p * p.log()).sum()))
 
 
+def covered(counts: torch.Tensor) -> int:
+    """Modes holding at least a quarter of their fair share (1 / bins) of a histogram."""
+    total = float(counts.sum())
+    if total <= 0:
+        return 0
+    return int((counts.double() >= 0.25 * total / len(counts)).sum())
+
+
 def spread(x: torch.Tensor) -> float:
     """Root mean squared distance between two rows of ``x`` (n, d): sqrt(2 * total variance)."""
     if len(x) < 2:
@@ -92,6 +108,16 @@ class Curve:
 
     sizes: tuple[int, ...]
     values: tuple[float, ...]
+
+    def power(self, n: float) -> float:
+        """Like calling the curve, but beyond its largest size extrapolated with the power law
+        ``value ~ n^b`` of its last segment (log-log): the large-n end, where k-NN distances
+        stay within the modes, not the small-n start, where they jump between them."""
+        if n <= self.sizes[-1] or len(self.sizes) < 2 or min(self.values[-2:]) <= 0:
+            return self(n)
+        x0, x1 = math.log(self.sizes[-2]), math.log(self.sizes[-1])
+        b = (math.log(self.values[-1]) - math.log(self.values[-2])) / (x1 - x0)
+        return self.values[-1] * math.exp(min(b, 0.0) * (math.log(n) - x1))
 
     def __call__(self, n: float) -> float:
         if n <= 0:
@@ -150,7 +176,7 @@ class Reference:
         # the ladder of batch sizes at which held-out real batches are scored
         top = min(len(held), batch_size)
         sizes = sorted({max(8, top >> s) for s in range(6)})
-        cov, rec, eff, prec, spr, near = [], [], [], [], [], []
+        cov, rec, eff, prec, spr, near, nnd, filled = [], [], [], [], [], [], [], []
         for s in sizes:
             vals = []
             for _ in range(repeats):
@@ -162,10 +188,16 @@ class Reference:
             prec.append(sum(v.precision for v in vals) / repeats)
             spr.append(sum(v.spread for v in vals) / repeats)
             near.append(sum(v.n_near / max(len(v.near), 1) for v in vals) / repeats)
+            nnd.append(sum(v.nn_dist for v in vals) / repeats)
+            filled.append(sum(covered(v.counts) for v in vals) / repeats)
         self.coverage_curve = Curve(tuple(sizes), tuple(cov))
         self.recall_curve = Curve(tuple(sizes), tuple(rec))
         self.modes_curve = Curve(tuple(sizes), tuple(eff))
+        self.nn_curve = Curve(tuple(sizes), tuple(nnd))
+        self.covered_curve = Curve(tuple(sizes), tuple(filled))
         self.precision_base = prec[-1]
+        self.centre_dist_base = float(torch.tensor([self.score(held[p], held_raw[p]).centre_dist for p in
+                                                    [torch.randperm(len(held), generator=gen)[:top]]]).mean())
         self.spread_base = spr[-1]
         self.near_base = near[-1]
         self.batch_size = top
@@ -186,13 +218,16 @@ class Reference:
         on = cross.fake_in_real_balls[:, 0] > 0
         coverage = float((cross.real_nearest_fake[:, 0] < self.radii2.to(cross.real_nearest_fake.dtype)).double().mean())
         recall = float((cross.real_in_fake_balls[:, 0] > 0).double().mean())
-        near = nearest_centre(feats, self.centres)[1] <= self.near_radius2
+        d2 = nearest_centre(feats, self.centres)[1]
+        near = d2 <= self.near_radius2
         counts = torch.zeros(self.bins, dtype=torch.long)
         if near.any():
             lab = self.labels(raw[near], feats[near])
             lab = lab[(lab >= 0) & (lab < self.bins)]
             counts = torch.bincount(lab, minlength=self.bins)[: self.bins]
-        return BatchScores(on, near, coverage, recall, counts, spread(feats[near]))
+        nn_dist = float(fake_r2[near].clamp_min(0).sqrt().median()) if int(near.sum()) > k >= 1 else 0.0
+        centre_dist = float(d2.clamp_min(0).sqrt().median()) if len(d2) else 0.0
+        return BatchScores(on, near, coverage, recall, counts, spread(feats[near]), nn_dist, centre_dist)
 
 
 def _labeller_bins(labeller: Labeller) -> int:

@@ -8,11 +8,19 @@ from typing import Any, Mapping
 VERDICTS: tuple[str, ...] = ("warming-up", "healthy", "collapsing", "collapsed", "diverged")
 #: verdicts that mean "act now"
 ALARMS: tuple[str, ...] = ("collapsing", "collapsed", "diverged")
+#: what a report says is wrong: ``none`` (healthy or warming up), ``dropped-modes`` (fewer of
+#: the real data's modes or clusters filled than real data of the same size fills),
+#: ``within-mode`` (the modes are filled, but the samples are near-duplicates within them),
+#: ``hopping`` (few modes at a time, different ones from check to check), ``off-data`` (the
+#: samples left the data) and ``diverged`` (non-finite samples or losses)
+KINDS: tuple[str, ...] = ("none", "dropped-modes", "within-mode", "hopping", "off-data", "diverged")
 
 
 @dataclass(frozen=True)
 class MonitorReport:
-    """One check's verdict. ``numbers`` holds the signals behind it (read-only mapping)."""
+    """One check's verdict. ``numbers`` holds the signals behind it (read-only mapping);
+    ``kind`` names the failure (:data:`KINDS`); ``rollback_step`` is the step of the last
+    check whose verdict was healthy (None when no check has been healthy yet)."""
 
     step: int
     verdict: str
@@ -21,6 +29,8 @@ class MonitorReport:
     check: int  # 1-based index of the check
     numbers: Mapping[str, float | int | None] = field(default_factory=lambda: MappingProxyType({}))
     seconds: float = 0.0  # wall time of this check
+    kind: str = "none"
+    rollback_step: int | None = None
 
     @property
     def alarm(self) -> bool:
@@ -28,4 +38,5 @@ class MonitorReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"step": self.step, "verdict": self.verdict, "reason": self.reason, "onset_step": self.onset_step,
-                "check": self.check, **dict(self.numbers), "seconds": self.seconds}
+                "check": self.check, "kind": self.kind, "rollback_step": self.rollback_step, **dict(self.numbers),
+                "seconds": self.seconds}

@@ -14,6 +14,11 @@ Sources:
   collapsed generator that stays put keeps an overlap near 1; one that cycles from mode to
   mode ("rock-paper-scissors", Goodfellow 2016, NIPS tutorial sec. 5.1.1) has an overlap
   near 0 while each check fills few modes.
+- *within-mode closeness*: the median distance of a sample to its k-th nearest sample of
+  the same batch over real data's with as many samples per filled mode
+  (:class:`.reference.Reference`). Duplicates within the modes (within-mode collapse, the
+  duplicates of Arora & Zhang 2017's birthday-paradox test) drive it towards 0 while the
+  mode histogram stays full; dropping modes leaves it near 1.
 - *spread*: root mean squared pairwise distance of the on-data samples over that of real
   data (a within-batch diversity ratio; Vendi, Friedman & Dieng 2023, measures the same
   thing with a kernel; this one is O(n d)).
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 import torch
 
 from ..metrics.mutual_info import mutual_information
-from .reference import BatchScores, Reference
+from .reference import BatchScores, Reference, covered
 
 
 @dataclass(frozen=True)
@@ -51,14 +56,19 @@ class CheckSignals:
     modes_filled: int
     bins: int
     spread_rel: float
-    score: float  # sqrt(recall_rel * modes_rel): the collapse score, 1 = like real data
+    score: float  # the collapse score max(modes_rel, sqrt(modes_rel * recall_rel)), 1 = like real data
     histogram: tuple[float, ...]  # on-data share per mode bin
+    modes_covered: int = 0  # bins holding at least a quarter of their fair share
+    modes_covered_real: float = 0.0  # the same for real data of the same size
+    nn_dist_rel: float = 1.0  # within-batch k-NN distance over real's at the same samples per filled mode
+    effective_modes_real: float = 0.0  # real data's effective modes at n_near samples
+    reach_rel: float = 1.0  # real's median distance to the nearest cluster centre over the batch's (rises as samples approach the data)
 
     def as_dict(self) -> dict[str, float | int]:
         return {k: getattr(self, k) for k in (
             "n", "n_near", "near_rel", "precision", "precision_rel", "coverage", "coverage_rel", "recall",
-            "recall_rel", "effective_modes", "modes_rel",
-            "modes_filled", "bins", "spread_rel", "score")}
+            "recall_rel", "effective_modes", "modes_rel", "modes_covered", "modes_covered_real",
+            "effective_modes_real", "modes_filled", "bins", "spread_rel", "nn_dist_rel", "reach_rel", "score")}
 
 
 def _ratio(value: float, base: float) -> float:
@@ -77,11 +87,20 @@ def calibrate(scores: BatchScores, ref: Reference) -> CheckSignals:
     n = len(scores.on_data)
     n_near = scores.n_near
     eff = scores.effective_modes
-    modes_rel = _ratio(eff, ref.modes_curve(n_near)) if n_near else 0.0
+    real_eff = ref.modes_curve(n_near)
+    modes_rel = _ratio(eff, real_eff) if n_near else 0.0
     recall_rel = _ratio(scores.recall, ref.recall_curve(n))
     total = float(scores.counts.sum())
     hist = tuple(float(c) / total for c in scores.counts) if total > 0 else tuple(0.0 for _ in scores.counts)
-    score = math.sqrt(max(min(recall_rel, 1.5), 0.0) * max(min(modes_rel, 1.5), 0.0))
+    # real data with as many samples per filled mode as the fake batch has
+    n_equiv = n_near * max(real_eff, 1.0) / max(eff, 1.0)
+    nn_rel = _ratio(scores.nn_dist, ref.nn_curve.power(n_equiv)) if n_near > ref.k else 0.0
+    # The collapse score is the mode ratio, which recall can raise but never lower: k-NN
+    # recall is ~0 for every imprecise image generator (MNIST, benchmarks/monitor_accuracy.py
+    # --suite images), so it cannot condemn; but a precise generator that fills every mode
+    # unevenly (recall ~1, effective modes 0.6 of real on a 25-mode grid) is not dropping any.
+    m, r = max(min(modes_rel, 1.5), 0.0), max(min(recall_rel, 1.5), 0.0)
+    score = max(m, math.sqrt(m * r))
     return CheckSignals(
         n=n,
         n_near=n_near,
@@ -99,6 +118,11 @@ def calibrate(scores: BatchScores, ref: Reference) -> CheckSignals:
         spread_rel=_ratio(scores.spread, ref.spread_base),
         score=score,
         histogram=hist,
+        modes_covered=covered(scores.counts),
+        modes_covered_real=ref.covered_curve(n_near),
+        nn_dist_rel=nn_rel,
+        effective_modes_real=real_eff,
+        reach_rel=min(_ratio(ref.centre_dist_base, scores.centre_dist), 1.5),
     )
 
 

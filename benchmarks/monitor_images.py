@@ -1,0 +1,383 @@
+"""The image suite of ``monitor_accuracy.py --suite images``: MNIST GAN runs recorded for replay.
+
+Two kinds of training, both on MNIST (10 modes, the digits):
+
+- ``user``: an MLP GAN loop written as a user would write it (plain PyTorch, not the lab's
+  trainer): G 64 -> 256 -> 512 -> 784 with BatchNorm, D 784 -> 512 -> 256 -> 1 with leaky
+  ReLU, BCE, Adam (0.5, 0.999), batch 64, 1,200 steps (small, so that the suite trains on
+  a shared CPU);
+- ``lab``: the lab's DCGAN (``dcgan-small``) through ``modecollapse.train``'s API, on the
+  lab's plain ``mnist`` benchmark.
+
+Settings (what each is meant to produce; the truth is measured, never assumed):
+r1 (R1 penalty on D, weight 5: the healthiest found), sn (spectral-norm D), partial (r1, D
+trained on a random half of the digits: what a generator dropping 5 modes looks like),
+late (r1, then from step ``switch`` D sees 3 random digits only), full (D updated one batch
+in five, G lr x10), within (r1 with a noise bank: every latent is one of 24 fixed vectors
+plus 2% noise, so samples are near-duplicates in every digit they cover), hopping (r1, D's
+digits rotate by pairs every 200 steps). Lab DCGAN (1,000 steps): the Stacked MNIST
+protocol's settings (meant healthy) and collapse (latent 2, lr_d 1e-3, lr_g 1e-4).
+
+Each run is *recorded*: at every check (every ``CHECK_EVERY`` steps) the generator draws
+``RECORD`` samples in eval mode, stored as uint8 pixels with the losses in
+``OUT/images/NAME.pt``, so the monitor is tuned by replaying those batches offline at no
+training cost. The truth is read from the same samples by the digit classifier (99.1%):
+classes covered (holding >= 5% of the samples), the largest class share, and the median
+within-class 5-NN distance in the classifier's features relative to real MNIST's.
+
+A check is within-mode collapsed when its within-class 5-NN distance is under half of
+real's with at least 5 digits covered, and drops modes with fewer than 8 digits otherwise; a run collapses at
+the first of two bad checks in a row from step 500 on. The healthiest settings found in CPU
+minutes (R1, or spectral norm, 1,200 steps; PacGAN and 2,000 steps were tried and did no
+better) cover 8-10 digits at 5% per check, typically 8 or 9 (the classifier sees GAN
+blur as 3s and 8s and too few 1s and 6s), not the 9 or more asked for: a run is labelled
+healthy when it never collapses and covers at least 8 digits at the median check.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+MNIST_DIR = os.environ.get("MODECOLLAPSE_DATA", "/work/shared/data/mnist")
+CHECK_EVERY = 100
+RECORD = 1024  # samples per check: the monitor scores the first 512, the truth all of them
+LATENT = 64
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    name: str
+    setting: str
+    trainer: str  # "user" or "lab"
+    steps: int
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def image_suite(seeds: list[int]) -> list[ImageSpec]:
+    """The image suite, seed-major (a partial suite stays balanced)."""
+    out = []
+    for seed in seeds:
+        r1 = {"r1": 5.0}
+        out += [
+            ImageSpec(f"mnist-user-r1-s{seed}", "healthy", "user", 1200, seed, r1),
+            ImageSpec(f"mnist-user-sn-s{seed}", "healthy", "user", 1200, seed, {"sn": True}),
+            ImageSpec(f"mnist-user-partial-s{seed}", "partial collapse", "user", 1200, seed, {**r1, "digits": "half"}),
+            ImageSpec(f"mnist-user-within-s{seed}", "within-mode collapse", "user", 1200, seed, {**r1, "bank": 24}),
+            ImageSpec(f"mnist-user-full-s{seed}", "full collapse", "user", 1200, seed, {"d_every": 5, "lr_g": 2e-3}),
+            ImageSpec(f"mnist-user-hopping-s{seed}", "mode hopping", "user", 1200, seed, {**r1, "rotate": 200}),
+            ImageSpec(f"mnist-user-late-s{seed}", "late collapse", "user", 1200, seed, {**r1, "switch": 700}),
+            ImageSpec(f"mnist-dcgan-s{seed}", "healthy", "lab", 1000, seed, {}),
+            ImageSpec(f"mnist-dcgan-collapse-s{seed}", "full collapse", "lab", 1000, seed,
+                      {"latent_dim": 2, "lr_d": 1e-3, "lr_g": 1e-4}),
+        ]
+    return out
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] pixels (n, 784) -> uint8 (n, 784)."""
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def from_uint8(x: torch.Tensor) -> torch.Tensor:
+    return x.float() / 127.5 - 1.0
+
+
+# -- the user's loop -------------------------------------------------------------------------
+def _user_nets(sn: bool, pac: int = 1) -> tuple[nn.Module, nn.Module]:
+    G = nn.Sequential(nn.Linear(LATENT, 128), nn.BatchNorm1d(128), nn.LeakyReLU(0.2),
+                      nn.Linear(128, 256), nn.BatchNorm1d(256), nn.LeakyReLU(0.2),
+                      nn.Linear(256, 784), nn.Tanh())
+    wrap = nn.utils.parametrizations.spectral_norm if sn else (lambda m: m)
+    D = nn.Sequential(wrap(nn.Linear(784 * pac, 256)), nn.LeakyReLU(0.2), wrap(nn.Linear(256, 128)), nn.LeakyReLU(0.2),
+                      wrap(nn.Linear(128, 1)))
+    return G, D
+
+
+def _digit_pool(labels: torch.Tensor, digits: list[int]) -> torch.Tensor:
+    return torch.nonzero(torch.isin(labels, torch.tensor(digits))).squeeze(1)
+
+
+def train_user(spec: ImageSpec, record) -> None:
+    """A plain PyTorch GAN loop; ``record(step, samples, d_loss, g_loss)`` at every check."""
+    from modecollapse.idx import load_mnist
+
+    o = spec.options
+    images, labels = load_mnist(MNIST_DIR, "train")
+    data = images.reshape(len(images), -1).float() / 127.5 - 1.0  # (60000, 784) in [-1, 1]
+    torch.manual_seed(spec.seed)
+    gen = torch.Generator().manual_seed(spec.seed)
+    pac = int(o.get("pac", 1))  # PacGAN (Lin et al. 2018): D judges pac samples at once
+    G, D = _user_nets(bool(o.get("sn")), pac)
+    opt_g = torch.optim.Adam(G.parameters(), o.get("lr_g", 2e-4), betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), o.get("lr_d", 2e-4), betas=(0.5, 0.999))
+    bce = nn.functional.binary_cross_entropy_with_logits
+    ones, zeros = torch.ones(64 // pac, 1), torch.zeros(64 // pac, 1)
+
+    def judge(x: torch.Tensor) -> torch.Tensor:
+        return D(x.reshape(len(x) // pac, -1))
+    pool = torch.arange(len(data))
+    if o.get("digits") == "half":
+        pool = _digit_pool(labels, sorted(torch.randperm(10, generator=gen)[:5].tolist()))
+    bank = torch.randn(o["bank"], LATENT, generator=gen) if o.get("bank") else None
+
+    def noise(n: int) -> torch.Tensor:
+        if bank is None:
+            return torch.randn(n, LATENT)
+        return bank[torch.randint(len(bank), (n,))] + 0.02 * torch.randn(n, LATENT)
+
+    d_loss = g_loss = torch.tensor(0.0)
+    for step in range(1, spec.steps + 1):
+        if o.get("rotate") and (step - 1) % o["rotate"] == 0:
+            k = (step - 1) // o["rotate"] % 5
+            pool = _digit_pool(labels, [2 * k, 2 * k + 1])
+        if o.get("switch") and step == o["switch"] + 1:
+            pool = _digit_pool(labels, sorted(torch.randperm(10, generator=gen)[:3].tolist()))
+        real = data[pool[torch.randint(len(pool), (64,), generator=gen)]]
+        fake = G(noise(64))
+        if step % o.get("d_every", 1) == 0:
+            d_loss = bce(judge(real), ones) + bce(judge(fake.detach()), zeros)
+            if o.get("r1"):
+                real.requires_grad_(True)
+                grad, = torch.autograd.grad(judge(real).sum(), real, create_graph=True)
+                d_loss = d_loss + o["r1"] / 2 * grad.pow(2).sum(1).mean()
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+        g_loss = bce(judge(fake), ones)
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        if step % CHECK_EVERY == 0:
+            G.eval()
+            with torch.no_grad():
+                samples = G(noise(RECORD))
+            G.train()
+            record(step, samples, float(d_loss.detach()), float(g_loss.detach()))
+
+
+# -- the lab's DCGAN ---------------------------------------------------------------------------
+def train_lab(spec: ImageSpec, record) -> None:
+    from modecollapse import TrainConfig
+    from modecollapse.train import build_run, generate, train_step
+
+    values = {"data": "mnist", "arch": "dcgan-small", "latent_dim": 32, "batch_size": 64, "lr_g": 2e-4,
+              "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "loss": "nonsaturating", "techniques": [],
+              "steps": spec.steps, "seed": spec.seed, "eval_every": CHECK_EVERY, "checkpoint_every": spec.steps,
+              "data_args": {"data_dir": MNIST_DIR}}
+    values.update(spec.options)
+    run = build_run(TrainConfig.from_dict(values))
+    while run.step < spec.steps:
+        d_loss, g_loss = train_step(run)
+        if run.step % CHECK_EVERY == 0:
+            record(run.step, generate(run, RECORD, 1_000_000 + run.step), float(d_loss), float(g_loss))
+
+
+def record_run(spec: ImageSpec, dest: Path) -> dict[str, Any]:
+    """Trains ``spec`` and writes its check batches to ``dest`` (atomically)."""
+    steps, fakes, d_losses, g_losses = [], [], [], []
+    t0, c0 = time.perf_counter(), time.process_time()
+
+    def record(step: int, samples: torch.Tensor, d: float, g: float) -> None:
+        steps.append(step)
+        finite = torch.isfinite(samples).all(dim=1, keepdim=True)
+        fakes.append(torch.where(finite, to_uint8(torch.nan_to_num(samples)), torch.zeros((), dtype=torch.uint8)))
+        d_losses.append(d if math.isfinite(d) else float("nan"))
+        g_losses.append(g if math.isfinite(g) else float("nan"))
+
+    (train_user if spec.trainer == "user" else train_lab)(spec, record)
+    out = {"name": spec.name, "setting": spec.setting, "trainer": spec.trainer, "seed": spec.seed, "steps": steps,
+           "fake": torch.stack(fakes), "d_loss": d_losses, "g_loss": g_losses,
+           "wall_seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    torch.save(out, tmp)
+    tmp.replace(dest)
+    return out
+
+
+# -- truth -------------------------------------------------------------------------------------
+TRUTH_FROM = 500  # steps before which every GAN is still learning (as in the 2D suite)
+DIGIT_SHARE = 0.05  # a digit is covered when it holds at least 5% of the samples
+DROPPED_BELOW = 8  # fewer covered digits than this: the run drops modes (issue 19)
+HEALTHY_FROM = 8  # healthy: no onset, and a median of at least 8 covered digits (see the docstring)
+WITHIN_BELOW = 0.5  # within-class 5-NN distance under half of real's: near-duplicates
+WITHIN_DIGITS = 5  # ... with at least this many digits covered (else the digits are dropped)
+HOP_OVERLAP = 0.3  # digit-histogram overlap with the previous check below which the run moved
+
+
+def _knn5(x: torch.Tensor) -> float:
+    """Median distance of a row of ``x`` (n, d) to its 5th nearest other row."""
+    d = torch.cdist(x, x)
+    return float(d.topk(6, largest=False).values[:, 5].median())
+
+
+class Truth:
+    """The digit classifier's view of a recorded check: covered digits, largest share and
+    within-class closeness relative to real MNIST with as many samples of that class."""
+
+    def __init__(self, real_images: torch.Tensor, real_labels: torch.Tensor) -> None:
+        from modecollapse.classifier import load_or_train
+
+        self.model = load_or_train()
+        x = real_images.reshape(len(real_images), -1).float() / 127.5 - 1.0
+        with torch.no_grad():
+            self.real_feats = torch.cat([self.model.features(x[a:a + 2048].reshape(-1, 1, 28, 28))
+                                         for a in range(0, len(x), 2048)])
+        self.real_labels = real_labels
+        self._real_knn: dict[tuple[int, int], float] = {}
+
+    def real_knn(self, digit: int, n: int) -> float:
+        key = (digit, n)
+        if key not in self._real_knn:
+            pool = torch.nonzero(self.real_labels == digit).squeeze(1)
+            gen = torch.Generator().manual_seed(digit * 100_003 + n)
+            vals = [_knn5(self.real_feats[pool[torch.randperm(len(pool), generator=gen)[:n]]]) for _ in range(3)]
+            self._real_knn[key] = sum(vals) / 3
+        return self._real_knn[key]
+
+    @torch.no_grad()
+    def check(self, fake_u8: torch.Tensor) -> dict[str, Any]:
+        x = from_uint8(fake_u8).reshape(-1, 1, 28, 28)
+        feats = self.model.features(x)
+        digits = self.model.out(feats).argmax(1)  # eval mode: dropout is off, so this is forward(x)
+        counts = torch.bincount(digits, minlength=10)
+        share = counts.double() / len(digits)
+        ratios = []
+        for d in range(10):
+            n = int(counts[d])
+            if n >= 20:
+                ratios.append(_knn5(feats[digits == d]) / max(self.real_knn(d, n), 1e-12))
+        return {"digits": int((share >= DIGIT_SHARE).sum()), "largest": round(float(share.max()), 4),
+                "share": [round(float(v), 4) for v in share],
+                "closeness": round(float(torch.tensor(ratios).median()), 4) if ratios else None}
+
+
+def run_truth(checks: list[dict[str, Any]], steps: list[int]) -> dict[str, Any]:
+    """A run's label from its checks from TRUTH_FROM on: the first of two consecutive bad
+    checks is the onset; its kind is hopping when the digit histogram moved (overlap below
+    HOP_OVERLAP) at two or more of the bad checks, dropped-modes when digits were dropped,
+    within-mode when the digits were there but near-duplicates."""
+    idx = [i for i, s in enumerate(steps) if s >= TRUTH_FROM]
+    # near-duplicates while at least half the digits are there: within-mode collapse (it
+    # also thins some digits out: 24 distinct images cannot fill 10 digits evenly)
+    within = [checks[i]["closeness"] is not None and checks[i]["closeness"] < WITHIN_BELOW
+              and checks[i]["digits"] >= WITHIN_DIGITS for i in idx]
+    dropped = [checks[i]["digits"] < DROPPED_BELOW and not w for i, w in zip(idx, within)]
+    bad = [a or b for a, b in zip(dropped, within)]
+    onset = None
+    for j, b in enumerate(bad):
+        if b and (j + 1 == len(bad) or bad[j + 1]):
+            onset = j
+            break
+    moves = 0
+    for j in range(1, len(idx)):
+        if dropped[j]:
+            p, q = checks[idx[j]]["share"], checks[idx[j - 1]]["share"]
+            moves += sum(min(a, b) for a, b in zip(p, q)) < HOP_OVERLAP
+    digits = [checks[i]["digits"] for i in idx]
+    if onset is not None:
+        after = range(onset, len(idx))
+        n_drop = sum(dropped[j] for j in after)
+        n_within = sum(within[j] for j in after)
+        kind = "hopping" if moves >= 2 else ("dropped-modes" if n_drop >= n_within else "within-mode")
+        label = "collapsing"
+    elif sorted(digits)[len(digits) // 2] >= HEALTHY_FROM:
+        kind, label = "none", "healthy"
+    else:
+        kind, label = "none", "partial"
+    return {"label": label, "kind": kind, "onset": steps[idx[onset]] if onset is not None else None,
+            "digits": digits, "min_digits": min(digits), "final_digits": digits[-1], "moves": moves}
+
+
+# -- the suite: record, then replay ------------------------------------------------------------
+def parse_seeds(text: str) -> list[int]:
+    """"0-4,100-104" -> [0, 1, 2, 3, 4, 100, ...]."""
+    out: list[int] = []
+    for part in filter(None, text.split(",")):
+        a, _, b = part.partition("-")
+        out += list(range(int(a), int(b) + 1)) if b else [int(a)]
+    return out
+
+
+#: recording order when CPU is short: the settings that test the most first, over all seeds
+PRIORITY = ("r1", "partial", "within", "full", "hopping", "late", "dcgan-collapse", "dcgan-s", "sn")
+
+
+def record_all(specs: list[ImageSpec], folder: Path, shard: tuple[int, int] = (0, 1)) -> None:
+    """Trains and records every spec without a recording yet (restartable; ``shard`` = (i, n):
+    this process takes every n-th spec from the i-th), setting by setting in PRIORITY order."""
+    def rank(s: ImageSpec) -> int:
+        return next(i for i, p in enumerate(PRIORITY) if f"-{p}" in s.name)
+
+    specs = sorted(specs, key=lambda s: (rank(s), s.seed))
+    todo = [s for j, s in enumerate(specs) if j % shard[1] == shard[0]]
+    for spec in todo:
+        dest = folder / f"{spec.name}.pt"
+        if dest.exists():
+            continue
+        r = record_run(spec, dest)
+        print(f"{spec.name}: {len(r['steps'])} checks, {r['wall_seconds']:.0f}s wall, {r['cpu_seconds']:.0f}s CPU", flush=True)
+
+
+def load_recording(folder: Path, name: str, truth: Truth | None) -> dict[str, Any]:
+    """A recording with its truth and the classifier features of every check's monitor batch
+    (cached beside it in NAME.cache.pt: neither depends on the monitor's settings)."""
+    rec = torch.load(folder / f"{name}.pt", weights_only=True)
+    cache = folder / f"{name}.cache.pt"
+    if cache.exists():
+        rec.update(torch.load(cache, weights_only=True))
+        return rec
+    from modecollapse.features.mnist import mnist_features
+
+    assert truth is not None
+    feats = torch.stack([mnist_features(from_uint8(f[:MONITOR_BATCH]), model=truth.model, pixel_range=(-1.0, 1.0))
+                         for f in rec["fake"]])
+    checks = [truth.check(f) for f in rec["fake"]]
+    extra = {"feats": feats, "truth_checks": checks}
+    tmp = cache.with_suffix(".tmp")
+    torch.save(extra, tmp)
+    tmp.replace(cache)
+    rec.update(extra)
+    return rec
+
+
+MONITOR_BATCH = 512
+
+
+def real_for(seed: int, images: torch.Tensor, n: int = 4096) -> torch.Tensor:
+    """The real images (n, 784) in [-1, 1] a user would hand the monitor: a random part of the training set."""
+    gen = torch.Generator().manual_seed(10_000 + seed)
+    idx = torch.randperm(len(images), generator=gen)[:n]
+    return images[idx].reshape(n, -1).float() / 127.5 - 1.0
+
+
+def replay(rec: dict[str, Any], real_feats: torch.Tensor, settings=None) -> list[dict[str, Any]]:
+    """The current monitor on a recording's stored check batches. The monitor is built on
+    the classifier features of the real images and fed the batches' features, which is what
+    ``CollapseMonitor(real=images, features="mnist")`` computes internally (cached here)."""
+    from dataclasses import replace
+
+    from modecollapse import CollapseMonitor
+    from modecollapse.monitor import MonitorSettings
+
+    settings = settings or MonitorSettings()
+    if settings.feature_norm == "auto":  # what features="mnist" gets: the features are given
+        settings = replace(settings, feature_norm="l2")
+    m = CollapseMonitor(real=real_feats, settings=settings)
+    out = []
+    for step, f, d, g in zip(rec["steps"], rec["feats"], rec["d_loss"], rec["g_loss"]):
+        r = m.update(step, fake=f, d_loss=d if math.isfinite(d) else None, g_loss=g if math.isfinite(g) else None)
+        out.append({"step": step, "verdict": r.verdict, "kind": r.kind, "onset": r.onset_step, "reason": r.reason,
+                    "rollback": r.rollback_step, "seconds": r.seconds,
+                    **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.numbers.items()
+                       if k in ("score", "modes_rel", "nn_dist_rel", "precision_rel", "coverage_rel", "recall_rel",
+                                "near_rel", "overlap", "modes_covered", "spread_rel")}})
+    return out
