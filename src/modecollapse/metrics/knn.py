@@ -71,6 +71,29 @@ def common_shift(x: torch.Tensor, *, device: torch.device, dtype: torch.dtype, c
     return x[:chunk_size].to(device=device, dtype=torch.float64).mean(0).to(dtype)
 
 
+class Shifted:
+    """Rows of ``x`` (n, d) less a common ``shift``, in the compute ``dtype`` on ``device``,
+    made block by block when asked for (no shifted copy of the set is kept), with the squared
+    norms (n,) of the shifted rows. ``x`` itself is moved to ``device`` once (no copy when it
+    is there), since the exact path reads its rows as they are."""
+
+    def __init__(self, x: torch.Tensor, *, device: torch.device, dtype: torch.dtype, shift: torch.Tensor,
+                 chunk_size: int) -> None:
+        self.x, self.device, self.dtype, self.shift = x.to(device), device, dtype, shift
+        self.sq = torch.cat([self[a:b].pow(2).sum(1) for a, b in blocks(len(x), chunk_size)])
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def dim(self) -> int:
+        return self.x.shape[1]
+
+    def __getitem__(self, idx: slice | torch.Tensor) -> torch.Tensor:
+        rows = self.x[idx] if isinstance(idx, slice) else self.x[idx.to(self.device)]
+        return rows.to(self.dtype) - self.shift
+
+
 def sqdist(
     xa: torch.Tensor, sqa: torch.Tensor, xb: torch.Tensor, sqb: torch.Tensor, *, buffer: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -184,8 +207,8 @@ def _rank_smallest(rows: torch.Tensor, vals: torch.Tensor, n_rows: int, want: in
 
 
 def _exact_smallest(
-    raw_a: torch.Tensor, xa: torch.Tensor, sqa: torch.Tensor,
-    raw_b: torch.Tensor, xb: torch.Tensor, sqb: torch.Tensor,
+    raw_a: torch.Tensor, xa: Shifted, sqa: torch.Tensor,
+    raw_b: torch.Tensor, xb: Shifted, sqb: torch.Tensor,
     *, want: int, same: bool, chunk_size: int,
 ) -> torch.Tensor:
     """The ``want`` smallest canonical squared distances (n_a, want) float64 from each row of
@@ -195,8 +218,8 @@ def _exact_smallest(
 
 
 def _exact_smallest_sweep(
-    raw_a: torch.Tensor, xa: torch.Tensor, sqa: torch.Tensor,
-    raw_b: torch.Tensor, xb: torch.Tensor, sqb: torch.Tensor,
+    raw_a: torch.Tensor, xa: Shifted, sqa: torch.Tensor,
+    raw_b: torch.Tensor, xb: Shifted, sqb: torch.Tensor,
     *, want: int, same: bool, chunk_size: int,
 ) -> torch.Tensor:
     na, nb, dev = len(xa), len(xb), xa.device
@@ -206,8 +229,9 @@ def _exact_smallest_sweep(
     buf_t = block_buffer(chunk_size, like=xa)
     pa, pb = blocks(na, chunk_size), blocks(nb, chunk_size)
     for bi, (i0, i1) in enumerate(pa):
+        rows_a = xa[i0:i1]
         for j0, j1 in (pa[bi:] if same else pb):
-            d2 = sqdist(xa[i0:i1], sqa[i0:i1], xb[j0:j1], sqb[j0:j1], buffer=buf)  # (block a, block b)
+            d2 = sqdist(rows_a, sqa[i0:i1], xb[j0:j1], sqb[j0:j1], buffer=buf)  # (block a, block b)
             if same and i0 == j0:
                 d2.fill_diagonal_(0.0)  # the sample itself; its canonical distance is exactly 0 too
             best.merge(i0, i1, d2, j0)
@@ -219,14 +243,14 @@ def _exact_smallest_sweep(
 
 
 def _resolve(
-    best: _Smallest, want: int, raw_a: torch.Tensor, xa: torch.Tensor, sqa: torch.Tensor,
-    raw_b: torch.Tensor, xb: torch.Tensor, sqb: torch.Tensor, *, same: bool, chunk_size: int,
+    best: _Smallest, want: int, raw_a: torch.Tensor, xa: Shifted, sqa: torch.Tensor,
+    raw_b: torch.Tensor, xb: Shifted, sqb: torch.Tensor, *, same: bool, chunk_size: int,
 ) -> torch.Tensor:
     """The exact ``want`` smallest canonical distances (n_a, want) from the screened candidates
     of a finished sweep: rows whose kept candidates surely hold them are settled from those,
     the others (many near-ties) are swept again on their own."""
     na, nb, dev = len(xa), len(xb), xa.device
-    tau = screen_tau(xa.shape[1], xa.dtype)
+    tau = screen_tau(xa.dim, xa.dtype)
     # every canonical value <= the want-th smallest one has a screened value <= thr
     thr = best.vals[:, want - 1].double() + 2 * tau * (sqa.double() + float(sqb.max()))  # (n_a,)
     complete = torch.full((na,), True, device=dev) if best.m == nb else best.vals[:, -1].double() > thr
@@ -247,8 +271,9 @@ def _resolve(
         for s, e in blocks(len(todo), chunk_size):
             rows_t = todo[s:e]
             rr, cc = [], []
+            sub = xa[rows_t]
             for j0, j1 in blocks(nb, chunk_size):
-                d2 = sqdist(xa[rows_t], sqa[rows_t], xb[j0:j1], sqb[j0:j1])
+                d2 = sqdist(sub, sqa[rows_t], xb[j0:j1], sqb[j0:j1])
                 r, c = (d2.double() <= thr[rows_t, None]).nonzero(as_tuple=True)
                 rr.append(r)
                 cc.append(c + j0)
@@ -273,9 +298,9 @@ def knn_sqdist(
     """
     dev = resolve_device(device, x)
     dtype = compute_dtype(x)
-    xs, sq = prepare(x, device=dev, dtype=dtype, chunk_size=chunk_size,
-                     shift=common_shift(x, device=dev, dtype=dtype, chunk_size=chunk_size))
-    return _exact_smallest(x, xs, sq, x, xs, sq, want=k + 1, same=True, chunk_size=chunk_size)
+    xs = Shifted(x, device=dev, dtype=dtype, shift=common_shift(x, device=dev, dtype=dtype, chunk_size=chunk_size),
+                 chunk_size=chunk_size)
+    return _exact_smallest(xs.x, xs, xs.sq, xs.x, xs, xs.sq, want=k + 1, same=True, chunk_size=chunk_size)
 
 
 def nearest_sqdist(
@@ -287,9 +312,9 @@ def nearest_sqdist(
     dev = resolve_device(device, ref)
     dtype = compute_dtype(query, ref)
     shift = common_shift(ref, device=dev, dtype=dtype, chunk_size=chunk_size)
-    xq, sqq = prepare(query, device=dev, dtype=dtype, chunk_size=chunk_size, shift=shift)
-    xr, sqr = prepare(ref, device=dev, dtype=dtype, chunk_size=chunk_size, shift=shift)
-    return _exact_smallest(query, xq, sqq, ref, xr, sqr, want=m, same=False, chunk_size=chunk_size)
+    xq = Shifted(query, device=dev, dtype=dtype, shift=shift, chunk_size=chunk_size)
+    xr = Shifted(ref, device=dev, dtype=dtype, shift=shift, chunk_size=chunk_size)
+    return _exact_smallest(xq.x, xq, xq.sq, xr.x, xr, xr.sq, want=m, same=False, chunk_size=chunk_size)
 
 
 @dataclass(frozen=True)
@@ -342,8 +367,9 @@ def _cross_sweep(
     dev = resolve_device(device, real)
     dtype = compute_dtype(real, fake)
     shift = common_shift(real, device=dev, dtype=dtype, chunk_size=chunk_size)
-    xr, sqr = prepare(real, device=dev, dtype=dtype, chunk_size=chunk_size, shift=shift)
-    xf, sqf = prepare(fake, device=dev, dtype=dtype, chunk_size=chunk_size, shift=shift)
+    xr = Shifted(real, device=dev, dtype=dtype, shift=shift, chunk_size=chunk_size)
+    xf = Shifted(fake, device=dev, dtype=dtype, shift=shift, chunk_size=chunk_size)
+    sqr, sqf, real, fake = xr.sq, xf.sq, xr.x, xf.x
     nr, nf = len(xr), len(xf)
     f64 = torch.float64
     rr = torch.empty(nr, 0, dtype=f64, device=dev) if real_radii2 is None else real_radii2.to(dev, f64)
@@ -351,15 +377,16 @@ def _cross_sweep(
     fake_in = torch.zeros(nf, rr.shape[1], dtype=torch.long, device=dev)
     real_cnt = torch.zeros(nr, rr.shape[1], dtype=torch.long, device=dev)
     real_in = torch.zeros(nr, fr.shape[1], dtype=torch.long, device=dev)
-    tau = screen_tau(xr.shape[1], dtype)
+    tau = screen_tau(xr.dim, dtype)
     buf = block_buffer(chunk_size, like=xr)
     buf_t = block_buffer(chunk_size, like=xr) if fake_nearest else buf
     near_r = _Smallest(nr, min(nf, real_nearest + SPARE), dtype=dtype, device=dev) if real_nearest else None
     near_f = _Smallest(nf, min(nr, fake_nearest + SPARE), dtype=dtype, device=dev) if fake_nearest else None
     if rr.shape[1] or fr.shape[1] or real_nearest or fake_nearest:
         for i0, i1 in blocks(nr, chunk_size):
+            rows_r = xr[i0:i1]
             for j0, j1 in blocks(nf, chunk_size):
-                d2 = sqdist(xr[i0:i1], sqr[i0:i1], xf[j0:j1], sqf[j0:j1], buffer=buf)  # (real block, fake block)
+                d2 = sqdist(rows_r, sqr[i0:i1], xf[j0:j1], sqf[j0:j1], buffer=buf)  # (real block, fake block)
                 # rows: real radii with a per-row bound; columns: fake radii with a per-column one
                 tol_r = tau * (sqr[i0:i1].double() + float(sqf[j0:j1].max()))
                 tol_f = tau * (sqf[j0:j1].double() + float(sqr[i0:i1].max()))
