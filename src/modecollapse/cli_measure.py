@@ -271,8 +271,10 @@ def run(args: argparse.Namespace) -> int:
     if is_sequence_input(args.fake, args.tokens):
         return run_sequences(args, params)
     names = metric_names(args.metrics)
-    if args.out is not None and (args.out.is_dir() or not args.out.parent.is_dir()):
-        raise ConfigError(f"cannot write --out {args.out}: give a file path inside an existing folder.")
+    if args.out is not None:
+        from .fileio import check_out_file
+
+        check_out_file(args.out)  # a folder, under a file or not writable: one sentence before any work
     if args.batch_size is not None and args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}.")
     check_threads(args.threads)
