@@ -138,7 +138,7 @@ def train_classifier(settings: ClassifierSettings, data_dir: str | os.PathLike |
             loss.backward()
             opt.step()
             if progress and i % 100 == 0:
-                sys.stderr.write(f"\rclassifier epoch {epoch + 1}/{settings.epochs} batch {i} loss {float(loss):.3f}   ")
+                sys.stderr.write(f"\rclassifier epoch {epoch + 1}/{settings.epochs} batch {i} loss {float(loss.detach()):.3f}   ")
         if progress:
             sys.stderr.write("\n")
     seconds = time.perf_counter() - started
