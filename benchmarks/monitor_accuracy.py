@@ -1,6 +1,6 @@
 """How well CollapseMonitor detects collapse in the lab's own runs (labelled suite).
 
-Each run of the suite is a lab training (``modecollapse.train``'s public API) in a setting
+Each run of the suite is a lab training (``modecollapse.lab.train``'s public API) in a setting
 chosen to collapse (full or partial collapse, mode hopping, late collapse after early
 coverage, divergence) or to stay healthy, over ring, grid, highdim and Stacked MNIST,
 several seeds each. At every check (every 100 steps, the monitor's default) the run's
@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from modecollapse import CollapseMonitor, TrainConfig  # noqa: E402
 from modecollapse.metrics.modes import mode_stats  # noqa: E402
 from modecollapse.monitor import ALARMS  # noqa: E402
-from modecollapse.presets import preset_values  # noqa: E402
+from modecollapse.lab.presets import preset_values  # noqa: E402
 
 CHECK_EVERY = 100
 TRUTH_FROM = 500
@@ -133,7 +133,7 @@ def drive(spec: Spec, on_check: Callable[[int, Callable[[int, int], torch.Tensor
     """Trains ``spec`` with the lab; calls ``on_check(step, sample, d_loss, g_loss)`` every
     CHECK_EVERY steps, where ``sample(n, seed)`` draws n generator samples; stops when it returns False."""
     from modecollapse.techniques import HookTable
-    from modecollapse.train import build_run, generate, train_step
+    from modecollapse.lab.train import build_run, generate, train_step
 
     values = {**spec.values, "steps": spec.steps, "seed": spec.seed, "eval_every": CHECK_EVERY,
               "checkpoint_every": spec.steps, "data_args": dict(spec.data_args)}

@@ -6,7 +6,7 @@ Two kinds of training, both on MNIST (10 modes, the digits):
   trainer): G 64 -> 256 -> 512 -> 784 with BatchNorm, D 784 -> 512 -> 256 -> 1 with leaky
   ReLU, BCE, Adam (0.5, 0.999), batch 64, 1,200 steps (small, so that the suite trains on
   a shared CPU);
-- ``lab``: the lab's DCGAN (``dcgan-small``) through ``modecollapse.train``'s API, on the
+- ``lab``: the lab's DCGAN (``dcgan-small``) through ``modecollapse.lab.train``'s API, on the
   lab's plain ``mnist`` benchmark.
 
 Settings (what each is meant to produce; the truth is measured, never assumed):
@@ -180,7 +180,7 @@ def train_user(spec: ImageSpec, record) -> None:
 # -- the lab's DCGAN ---------------------------------------------------------------------------
 def train_lab(spec: ImageSpec, record) -> None:
     from modecollapse import TrainConfig
-    from modecollapse.train import build_run, generate, train_step
+    from modecollapse.lab.train import build_run, generate, train_step
 
     values = {"data": "mnist", "arch": "dcgan-small", "latent_dim": 32, "batch_size": 64, "lr_g": 2e-4,
               "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "loss": "nonsaturating", "techniques": [],
@@ -238,7 +238,7 @@ class Truth:
     within-class closeness relative to real MNIST with as many samples of that class."""
 
     def __init__(self, real_images: torch.Tensor, real_labels: torch.Tensor) -> None:
-        from modecollapse.classifier import load_or_train
+        from modecollapse.models.classifier import load_or_train
 
         self.model = load_or_train()
         x = real_images.reshape(len(real_images), -1).float() / 127.5 - 1.0

@@ -36,7 +36,7 @@ CHECK_EVERY = mi.CHECK_EVERY
 
 def replay_all(specs, folder: Path, settings=None) -> list[dict[str, Any]]:
     """Replays every recorded spec with the current monitor; specs without a recording are skipped."""
-    from modecollapse.classifier import load_or_train
+    from modecollapse.models.classifier import load_or_train
     from modecollapse.features.mnist import mnist_features
     from modecollapse.idx import load_mnist
 
@@ -149,7 +149,7 @@ def write_report(results: list[dict[str, Any]], dest: Path, seeds: str) -> dict[
     lines += ["", f"Missed: {', '.join(summary['all']['missed']) or 'none'}; kind not named: "
               f"{', '.join(summary['all']['not_named']) or 'none'}; false alarms: "
               f"{', '.join(summary['all']['false_alarms']) or 'none'}.", "",
-              "| run | setting | truth | onset | digits covered per check from step 500 | first alarm | final |",
+              f"| run | setting | truth | onset | digits covered per check from step {mi.TRUTH_FROM} | first alarm | final |",
               "|---|---|---|---|---|---|---|"]
     for row in summary["runs_table"]:
         fa = row["first_alarm"]

@@ -23,8 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from modecollapse import CollapseMonitor, TrainConfig  # noqa: E402
-from modecollapse.presets import preset_values  # noqa: E402
-from modecollapse.train import build_run, generate, train_step  # noqa: E402
+from modecollapse.lab.presets import preset_values  # noqa: E402
+from modecollapse.lab.train import build_run, generate, train_step  # noqa: E402
 
 
 def timed(data: str, steps: int, monitor: CollapseMonitor | None) -> tuple[float, float, int]:

@@ -32,7 +32,7 @@ for step in range(1, 1501):
 print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in monitor.report.as_dict().items() if k != "reason"})
 
 # the truth, for the README (not part of a user's loop): digits holding >= 5% of 1,000 samples
-from modecollapse.classifier import load_or_train  # noqa: E402
+from modecollapse.models.classifier import load_or_train  # noqa: E402
 
 G.eval()
 with torch.no_grad():

@@ -23,8 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from modecollapse.aggregate import mean_se, versus  # noqa: E402
-from modecollapse.bench_suite import safe_name  # noqa: E402
+from modecollapse.bench.aggregate import mean_se, versus  # noqa: E402
+from modecollapse.bench.suite import safe_name  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "src" / "modecollapse" / "suites" / "papers.toml"

@@ -17,9 +17,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from modecollapse import TrainConfig, train  # noqa: E402
-from modecollapse.aggregate import summary_table  # noqa: E402
-from modecollapse.presets import preset_values  # noqa: E402
+from modecollapse import TrainConfig
+from modecollapse.lab.train import train  # noqa: E402
+from modecollapse.bench.aggregate import summary_table  # noqa: E402
+from modecollapse.lab.presets import preset_values  # noqa: E402
 
 
 def one(job: tuple[str, str, int, str]) -> tuple[str, dict]:

@@ -68,10 +68,10 @@ def rescore(run_dir: Path, confidence: float) -> dict:
     confidences all reach ``confidence`` (cached in ``rescore-<confidence>.json``)."""
     import torch
 
-    from modecollapse.config import TrainConfig
+    from modecollapse.lab.config import TrainConfig
     from modecollapse.metrics.modes import mode_stats
-    from modecollapse.rundir import load_checkpoint
-    from modecollapse.train import build_run, generate, load_checkpoint_state
+    from modecollapse.lab.rundir import load_checkpoint
+    from modecollapse.lab.train import build_run, generate, load_checkpoint_state
 
     cache = run_dir / f"rescore-{confidence}.json"
     if cache.is_file():

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from leaderboard import ENTRIES, config_for  # noqa: E402
-from modecollapse.train import build_run, train_step  # noqa: E402
+from modecollapse.lab.train import build_run, train_step  # noqa: E402
 
 
 def main() -> None:

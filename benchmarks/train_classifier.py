@@ -16,7 +16,7 @@ import platform
 
 import torch
 
-from modecollapse.classifier import ClassifierSettings, load_or_train_info
+from modecollapse.models.classifier import ClassifierSettings, load_or_train_info
 
 
 def main() -> None:

@@ -6,8 +6,9 @@ import sys
 import torch
 import torch.distributed as dist
 
-from modecollapse import TechniqueSpec, TrainConfig, train
-from modecollapse.distributed import DDPStrategy, _leave_together
+from modecollapse import TechniqueSpec, TrainConfig
+from modecollapse.lab.train import train
+from modecollapse.lab.distributed import DDPStrategy, _leave_together
 
 CFG = TrainConfig(data="ring", g_width=16, d_width=16, g_depth=1, d_depth=1, batch_size=16, eval_every=8,
                   eval_samples=100, checkpoint_every=8, steps=24, seed=2,

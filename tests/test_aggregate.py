@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from modecollapse.aggregate import mean_se, summary_table, versus
+from modecollapse.bench.aggregate import mean_se, summary_table, versus
 
 
 def test_mean_and_standard_error():

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from modecollapse.bench import BenchOptions, resolved_config, run_suite
-from modecollapse.bench_suite import builtin_suites, expand, load_suite, parse_suite
+from modecollapse.bench.sweep import BenchOptions, resolved_config, run_suite
+from modecollapse.bench.suite import builtin_suites, expand, load_suite, parse_suite
 from modecollapse.cli import main
 from modecollapse.errors import ConfigError
 
@@ -261,7 +261,7 @@ def test_a_run_written_before_the_evaluators_field_still_counts_as_done(local_sw
     """config.json files from before a field was added (here: the always-on "modes" evaluator,
     spelled out since the evaluator refactor) resolve to today's config, so bench skips the
     run instead of training it again over its results (which it once did)."""
-    from modecollapse.bench import run_state
+    from modecollapse.bench.sweep import run_state
 
     suite, out, _ = local_sweep
     spec = [s for s in expand(suite) if s.method == "plain" and s.seed == 0][0]

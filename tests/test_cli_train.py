@@ -173,8 +173,8 @@ def test_every_config_field_has_exactly_one_option(capsys):
     import dataclasses as dc
 
     from modecollapse.cli import build_parser
-    from modecollapse.cli_common import flag_of
-    from modecollapse.config import TrainConfig
+    from modecollapse.cli.common import flag_of
+    from modecollapse.lab.config import TrainConfig
     from modecollapse.techniques import TECHNIQUES
 
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]

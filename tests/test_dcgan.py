@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from modecollapse.config import TechniqueSpec, TrainConfig
+from modecollapse.lab.config import TechniqueSpec, TrainConfig
 from modecollapse.errors import ConfigError
 from modecollapse.models import DCGANDiscriminator, DCGANGenerator
 
@@ -53,7 +53,7 @@ def test_bad_norm_and_side_are_config_errors():
 
 
 def test_arch_auto_and_mismatch(image_dir):
-    from modecollapse.train import resolve
+    from modecollapse.lab.train import resolve
 
     assert resolve(_cfg(image_dir))[0].arch == "dcgan-small"
     assert resolve(_cfg(image_dir, arch="mlp"))[0].arch == "mlp"
@@ -83,7 +83,7 @@ def test_image_folder_modes_and_assignment(image_dir):
     [TechniqueSpec("gp", {"kind": "r1", "weight": 1.0})],
 ])
 def test_techniques_train_with_dcgan(image_dir, techniques):
-    from modecollapse.train import build_run, train_step
+    from modecollapse.lab.train import build_run, train_step
 
     run = build_run(_cfg(image_dir, techniques=techniques, d_norm="layer"))
     for _ in range(2):
@@ -94,7 +94,7 @@ def test_techniques_train_with_dcgan(image_dir, techniques):
 def test_training_writes_a_grid_each_evaluation(image_dir, tmp_path):
     from PIL import Image
 
-    from modecollapse.train import train
+    from modecollapse.lab.train import train
 
     out = tmp_path / "run"
     summary = train(_cfg(image_dir), out, progress=False)

@@ -131,7 +131,7 @@ def test_latent_walks_and_mutual_information():
 
 
 def test_latent_interpolation_reads_a_run_directory(tmp_path, tiny_cfg):
-    from modecollapse.train import train
+    from modecollapse.lab.train import train
 
     train(tiny_cfg, tmp_path / "run", progress=False)
     r = _run(tmp_path, "latent-interpolation", run=str(tmp_path / "run"), paths=4, points=5, mi_samples=50)["results"]

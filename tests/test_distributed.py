@@ -65,8 +65,8 @@ def test_torchrun_stopped_part_way_and_resumed_reaches_the_uninterrupted_weights
     # Rank 0's checkpoint holds the plain modules: the single-process code loads it, but a
     # single process refuses to continue a 2-process run (one line, exit 2).
     from modecollapse.cli import main
-    from modecollapse.config import TrainConfig
-    from modecollapse.train import build_run, load_checkpoint_state
+    from modecollapse.lab.config import TrainConfig
+    from modecollapse.lab.train import build_run, load_checkpoint_state
 
     run = build_run(TrainConfig.load(part / "config.json"))
     load_checkpoint_state(run, b)

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from modecollapse import TechniqueSpec, train
+from modecollapse import TechniqueSpec
+from modecollapse.lab.train import train
 from modecollapse.cli import main
-from modecollapse.evaluators import EVALUATORS, Evaluator, RollBack, StopTraining, register_evaluator
-from modecollapse.rundir import load_checkpoint
+from modecollapse.lab.evaluators import EVALUATORS, Evaluator, RollBack, StopTraining, register_evaluator
+from modecollapse.lab.rundir import load_checkpoint
 
 
 @dataclass

@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from modecollapse.cli import main
-from modecollapse.dirlock import LOCK_NAME, DirLock
+from modecollapse.fileio import LOCK_NAME, DirLock
 
 REPO = Path(__file__).resolve().parents[1]
 # a 200-step ring run with a checkpoint every 10 steps: about a second on one thread
@@ -444,7 +444,7 @@ def _snapshot(root: Path) -> dict[Path, bytes]:
 
 def _whole(path: Path) -> bool:
     """Whether a file a command wrote is complete: it reads as what it is."""
-    from modecollapse import rundir
+    from modecollapse.lab import rundir
     from modecollapse.fileio import read_json
 
     if path.name == "metrics.jsonl":

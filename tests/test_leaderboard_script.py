@@ -10,8 +10,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import leaderboard as lb  # noqa: E402
 
-from modecollapse.bench_leaderboard import RunResult, leaderboard  # noqa: E402
-from modecollapse.bench_suite import load_suite  # noqa: E402
+from modecollapse.bench.leaderboard import RunResult, leaderboard  # noqa: E402
+from modecollapse.bench.suite import load_suite  # noqa: E402
 
 
 def _run(method, modes, hq, rkl, seed):

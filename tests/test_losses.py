@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from modecollapse.losses import LOSSES
+from modecollapse.lab.losses import LOSSES
 
 D_REAL = torch.tensor([2.0, -1.0])
 D_FAKE = torch.tensor([0.5, -3.0])

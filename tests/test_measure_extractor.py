@@ -13,7 +13,7 @@ from PIL import Image
 from modecollapse.cli import main
 from modecollapse.features import resolve_extractor
 from modecollapse.features.inception import FIDInceptionV3
-from modecollapse.measure_io import load_network_outputs
+from modecollapse.measure.io import load_network_outputs
 from test_features_inception import random_inception_state
 
 

@@ -194,7 +194,7 @@ def test_malformed_option_exits_2_with_one_line(ring_files, capsys):
 
 
 def test_help_documents_every_metric_and_its_direction(capsys):
-    from modecollapse.measure import METRICS
+    from modecollapse.measure.core import METRICS
 
     with pytest.raises(SystemExit):
         main(["measure", "--help"])
@@ -210,8 +210,8 @@ def test_every_measure_parameter_has_exactly_one_option_and_reaches_its_metric()
     import dataclasses as dc
 
     from modecollapse.cli import build_parser
-    from modecollapse.cli_measure import metric_param_groups, params_from_args
-    from modecollapse.measure import METRICS, MeasureParams
+    from modecollapse.cli.measure import metric_param_groups, params_from_args
+    from modecollapse.measure.core import METRICS, MeasureParams
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices["measure"]

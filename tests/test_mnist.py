@@ -111,7 +111,7 @@ def test_mnist_matches_the_published_checks():
 
 @needs_mnist
 def test_classifier_cache_hash_and_reload(tmp_path, monkeypatch):
-    from modecollapse import classifier as C
+    from modecollapse.models import classifier as C
     from modecollapse.features.mnist import mnist_features
 
     tiny = C.ClassifierSettings(epochs=1, limit=256)
@@ -160,8 +160,8 @@ def test_cli_stacked_mnist_end_to_end(tmp_path):
 
 @needs_mnist
 def test_protocol_defaults_resolve_per_benchmark(tmp_path):
-    from modecollapse.config import TrainConfig
-    from modecollapse.train import resolve
+    from modecollapse.lab.config import TrainConfig
+    from modecollapse.lab.train import resolve
 
     smnist = resolve(TrainConfig(data="stacked-mnist", data_args={"data_dir": str(MNIST_DIR), "images": 10}))[0]
     ring = resolve(TrainConfig(data="ring"))[0]

@@ -80,3 +80,15 @@ def test_nan_samples_count_as_low_quality():
 def test_wrong_dimension_is_rejected():
     with pytest.raises(ValueError, match="shape"):
         mode_stats(samples=torch.zeros(5, 3), benchmark=ring())
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 10, 64, 784, 1200, 3072])
+def test_chi2_quantile_equals_scipy_without_importing_it(dim):
+    from scipy.stats import chi2
+
+    from modecollapse.data.base import _MASS_WITHIN_3_STD_2D, chi2_quantile
+
+    for p in (0.05, 0.5, _MASS_WITHIN_3_STD_2D, 0.999):
+        assert chi2_quantile(p, dim) == pytest.approx(chi2.ppf(p, dim), rel=1e-9)
+    with pytest.raises(ValueError):
+        chi2_quantile(1.0, dim)

@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from modecollapse.config import TechniqueSpec
+from modecollapse.lab.config import TechniqueSpec
 from modecollapse.monitor.lab import LabMonitor
-from modecollapse.train import train
+from modecollapse.lab.train import train
 
 from test_cli_train import TINY, run_cli  # the CLI driver and tiny run of the CLI tests
 

@@ -10,16 +10,17 @@ import pytest
 import torch
 from torch import nn
 
-from modecollapse import TechniqueSpec, TrainConfig, build_run, train
+from modecollapse import TechniqueSpec, TrainConfig, build_run
+from modecollapse.lab.train import train
 from modecollapse.cli import main
 from modecollapse.errors import ConfigError
-from modecollapse.rundir import load_checkpoint
+from modecollapse.lab.rundir import load_checkpoint
 from modecollapse.techniques import TECHNIQUES, library_order
 from modecollapse.techniques.batch_aware import MinibatchDiscrimination, MinibatchStd, Packed
 from modecollapse.techniques.generator_objectives import kl_entropy, latent_output_ratio
 from modecollapse.techniques.mixture import MixtureGenerator, split_latent
 from modecollapse.techniques.penalties import penalty
-from modecollapse.train import d_step, g_step, train_step
+from modecollapse.lab.train import d_step, g_step, train_step
 
 TINY = TrainConfig(data="ring", steps=6, batch_size=16, g_width=16, d_width=16, g_depth=1, d_depth=1,
                    eval_every=3, eval_samples=100, checkpoint_every=3, seed=5)
@@ -46,7 +47,7 @@ def cfg_with(name: str, params: dict | None = None, **overrides) -> TrainConfig:
 @pytest.fixture(autouse=True)
 def _no_plots(monkeypatch):
     # PNGs cost more than these tiny trainings; their content is tested elsewhere.
-    import modecollapse.plots as plots
+    import modecollapse.lab.plots as plots
 
     monkeypatch.setattr(plots, "scatter_samples", lambda *a, **k: None)
     monkeypatch.setattr(plots, "modes_over_training", lambda *a, **k: None)
@@ -104,7 +105,7 @@ def test_every_technique_is_documented_and_has_a_flag(name, capsys):
 
 def _weights_after(cfg: TrainConfig, steps: int = 3):
     """The resolved config and G, D (and extra) weights after ``steps`` steps, or the error."""
-    from modecollapse.train import resolve
+    from modecollapse.lab.train import resolve
 
     try:
         resolved = resolve(cfg)[0].to_dict()
@@ -172,7 +173,7 @@ def _linears(module):
 
 
 def test_d_norm_spectral_is_the_spectral_norm_technique_on_d():
-    from modecollapse.train import resolve
+    from modecollapse.lab.train import resolve
     cfg = resolve(dataclasses.replace(TINY, d_norm="spectral"))[0]
     assert cfg.d_norm == "none"
     assert [(t.name, t.params["where"]) for t in cfg.techniques] == [("spectral-norm", "d")]
@@ -555,7 +556,7 @@ def test_curriculum_starts_on_the_core_of_core_outliers():
 # -- precision aids over time ------------------------------------------------------------------
 def test_ema_generator_samples_with_the_averaged_weights():
     from modecollapse.techniques.schedules import EMAGenerator
-    from modecollapse.train import generate
+    from modecollapse.lab.train import generate
 
     run = build_run(cfg_with("ema", {"decay": 0.9}))
     assert isinstance(run.G, EMAGenerator)

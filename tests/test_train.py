@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from modecollapse import TrainConfig, build_run, train
+from modecollapse import TrainConfig, build_run
+from modecollapse.lab.train import train
 from modecollapse.errors import ConfigError
-from modecollapse.rundir import load_checkpoint
+from modecollapse.lab.rundir import load_checkpoint
 
 
 def final_weights(out):
@@ -71,7 +72,7 @@ def test_resume_after_a_crash_between_checkpoints(tiny_cfg, tmp_path, monkeypatc
     the checkpoint is from step 20. Resuming replays 21..30 and keeps metrics.jsonl clean."""
     import importlib
 
-    trainer = importlib.import_module("modecollapse.train")
+    trainer = importlib.import_module("modecollapse.lab.train")
 
     cfg = dataclasses.replace(tiny_cfg, eval_every=5, checkpoint_every=10)
     train(cfg, tmp_path / "full", progress=False)
@@ -151,7 +152,7 @@ def test_ctrl_c_stops_at_the_end_of_the_step_and_the_resume_is_exact(tiny_cfg, t
     import importlib
     import signal
 
-    trainer = importlib.import_module("modecollapse.train")
+    trainer = importlib.import_module("modecollapse.lab.train")
     # as in a terminal, even where the test runner was started with SIGINT ignored
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     before = signal.getsignal(signal.SIGINT)

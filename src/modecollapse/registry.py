@@ -7,11 +7,12 @@ trainer or the command line.
 from __future__ import annotations
 
 import dataclasses
+import argparse
 import difflib
 import sys
 import typing
 from dataclasses import field
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
 
 from .errors import ConfigError
 
@@ -24,6 +25,20 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._providers: dict[str, str] = {}  # name -> the module that registers it when imported
+
+    def provided_by(self, name: str, module: str) -> None:
+        """Declares that importing ``module`` registers ``name``: a component of a part above
+        the registry's owner (the monitor's evaluator in the lab's registry) is imported on
+        first use by name, so the owner never imports the part above it."""
+        self._providers[name] = module
+
+    def _load(self, name: str | None = None) -> None:
+        import importlib
+
+        for n, module in list(self._providers.items()):
+            if (name is None or n == name) and n not in self._items:
+                importlib.import_module(module)
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
@@ -38,6 +53,8 @@ class Registry(Generic[T]):
         self._items[name] = obj
 
     def get(self, name: str) -> T:
+        if name not in self._items and name in self._providers:
+            self._load(name)
         try:
             return self._items[name]
         except KeyError:
@@ -48,15 +65,16 @@ class Registry(Generic[T]):
             ) from None
 
     def names(self) -> list[str]:
-        return list(self._items)
+        return list(self._items) + [n for n in self._providers if n not in self._items]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return name in self._items or name in self._providers
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
+        return iter(self.names())
 
     def items(self) -> list[tuple[str, T]]:
+        self._load()
         return list(self._items.items())
 
 
@@ -273,3 +291,71 @@ def describe_params(cls: type) -> str:
         default = f.default if f.default is not dataclasses.MISSING else "?"
         parts.append(f"{f.name}={default}")
     return ", ".join(parts)
+
+
+def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's ``__getattr__`` and ``__dir__`` (PEP 562) that import ``exports[name]``
+    (a submodule, relative to ``package``) when ``name`` is first read, so importing the
+    package (and ``modecollapse --help``) does not import the trainer or the models."""
+    import importlib
+
+    def __getattr__(name: str) -> Any:
+        where = exports.get(name)
+        if where is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{where}"), name)
+
+    def __dir__() -> list[str]:
+        return sorted(exports)
+
+    return __getattr__, __dir__
+
+
+# -- command-line options from a dataclass's fields ---------------------------------------------
+def flag_of(field: dataclasses.Field) -> str:
+    """The option of a dataclass field: its ``flag`` metadata, else ``--field-name``."""
+    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+
+
+def _scalar_type(typ: Any) -> type | None:
+    """int / float / str for a field annotated with one of them (or an Optional of one)."""
+    args = [a for a in typing.get_args(typ) if a is not type(None)]
+    if typ in (int, float, str):
+        return typ
+    if len(args) == 1 and args[0] in (int, float, str):
+        return args[0]
+    return None
+
+
+def plain_fields(cls: type) -> list[dataclasses.Field]:
+    """The fields of ``cls`` that are one ``--option VALUE`` each (no ``flag`` metadata)."""
+    hints = typing.get_type_hints(cls)
+    return [f for f in dataclasses.fields(cls) if not f.metadata.get("flag") and _scalar_type(hints[f.name])]
+
+
+def add_field_options(group: Any, cls: type, *, exclude: Iterable[str] = (), shown: Any = None,
+                      prefix: str = "") -> list[str]:
+    """Adds ``--[prefix-]field-name VALUE`` (destination ``[prefix_]field_name``) for every
+    plain field of ``cls``, help from the field's ``help`` metadata and the default from
+    ``shown`` or the class; returns the destinations added."""
+    hints = typing.get_type_hints(cls)
+    defaults = shown if shown is not None else cls()
+    added = []
+    for f in plain_fields(cls):
+        if f.name in exclude:
+            continue
+        dest = f"{prefix}_{f.name}" if prefix else f.name
+        flag = "--" + dest.replace("_", "-") if prefix else flag_of(f)
+        default = getattr(defaults, f.name)
+        text = default if not isinstance(default, float) else round(default, 6)
+        text = "auto" if default is None else text
+        typ = _scalar_type(hints[f.name])
+        group.add_argument(flag, dest=dest, type=typ, default=None, metavar="N" if typ in (int, float) else "VALUE",
+                           help=f"{f.metadata.get('help', '')} (default {text})")
+        added.append(dest)
+    return added
+
+
+def field_values(args: argparse.Namespace, names: Iterable[str]) -> dict[str, Any]:
+    """The values given on the command line for ``names`` (options left out are absent)."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}

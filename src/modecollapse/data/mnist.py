@@ -9,7 +9,7 @@ Stacked MNIST (Metz, Poole, Pfau & Sohl-Dickstein 2017, "Unrolled Generative Adv
 Networks", §3.3; Srivastava et al. 2017, VEEGAN; Lin et al. 2018, PacGAN, Table 3): three
 independently drawn MNIST digits stacked as the colour channels of one 28 x 28 x 3 image.
 The digit triple (d1, d2, d3) is the image's mode, so there are 1,000 of them; a pretrained
-digit classifier (:mod:`modecollapse.classifier`) tells which mode a generated image is in.
+digit classifier (:mod:`modecollapse.models.classifier`) tells which mode a generated image is in.
 The published protocol draws 26,000 samples, counts the modes that receive at least one
 (``modes``, out of 1,000) and gives KL(p || uniform) of the mode histogram (``reverse_kl``).
 
@@ -128,7 +128,7 @@ class StackedMNIST(Benchmark):
     # -- modes ------------------------------------------------------------------------------
     @property
     def classifier(self):
-        """The digit classifier, trained and cached on first use (see :mod:`modecollapse.classifier`)."""
+        """The digit classifier, trained and cached on first use (see :mod:`modecollapse.models.classifier`)."""
         if self._classifier is None:
             self._classifier = self._classifier_loader()
         return self._classifier
@@ -187,7 +187,7 @@ class MNISTParams:
 
 
 def _validate_classifier_params(p) -> None:
-    from ..classifier import resolve_cache_dir
+    from ..models.classifier import resolve_cache_dir
 
     if p.classifier_epochs < 1 or p.classifier_limit < 0:
         raise ConfigError("classifier_epochs must be >= 1 and classifier_limit >= 0 (0 = all training images).")
@@ -199,7 +199,7 @@ def _validate_classifier_params(p) -> None:
 
 
 def _classifier_loader(p):
-    from ..classifier import ClassifierSettings, load_or_train
+    from ..models.classifier import ClassifierSettings, load_or_train
 
     settings = ClassifierSettings(epochs=p.classifier_epochs, limit=p.classifier_limit)
     return lambda: load_or_train(settings, data_dir=p.data_dir, cache_dir=p.cache_dir)

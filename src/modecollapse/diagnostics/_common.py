@@ -20,12 +20,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from ..config import TechniqueSpec, TrainConfig  # noqa: E402
+from ..lab.config import TechniqueSpec, TrainConfig  # noqa: E402
 from ..errors import ConfigError  # noqa: E402
 from ..metrics.modes import mode_stats  # noqa: E402
 from ..models.mlp import MLPDiscriminator  # noqa: E402
 from ..techniques.penalties import penalty  # noqa: E402
-from ..train import build_run, generate, train_step  # noqa: E402
+from ..lab.train import build_run, generate, train_step  # noqa: E402
 
 __all__ = ["plt", "save", "quantile_normal", "small_critic", "gradient_penalty", "train_gan", "GANTrace",
            "g_loss_on", "TrainConfig", "TechniqueSpec", "generate"]
@@ -124,7 +124,7 @@ def scores(*, real: torch.Tensor, fake: torch.Tensor, benchmark=None) -> dict[st
 def load_run_generator(path: str):
     """The generator of a lab run directory written by ``modecollapse train`` (its
     ``config.json`` and ``checkpoint.pt``), as a built run with the trained G weights."""
-    from .. import rundir
+    from ..lab import rundir
 
     d = Path(path)
     cfg = TrainConfig.load(d / "config.json")
@@ -141,6 +141,6 @@ def load_run_generator(path: str):
 
 def preset_config(name: str, data: str, **overrides: Any) -> TrainConfig:
     """The config of training preset ``name`` (``presets.py``) on ``data`` with ``overrides``."""
-    from ..presets import PRESETS
+    from ..lab.presets import PRESETS
 
     return TrainConfig.from_dict({**PRESETS[name].values(data), **overrides})

@@ -28,7 +28,7 @@ import torch
 
 from ..errors import ConfigError
 from ..experiments import Experiment, register_diagnostic
-from ..losses import LOSSES
+from ..lab.losses import LOSSES
 from ..models.mlp import MLPGenerator
 from ..techniques.generator_objectives import latent_output_ratio
 from ._common import plt, save, small_critic

@@ -33,7 +33,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..errors import ConfigError
 from ..experiments import Experiment, register_diagnostic
-from ..losses import LOSSES
+from ..lab.losses import LOSSES
 from ..metrics.modes import mode_stats
 from ..techniques.penalties import penalty
 from ._common import TrainConfig, g_loss_on, plt, quantile_normal, save, train_gan

@@ -28,7 +28,7 @@ import torch
 from ..data import build_dataset
 from ..experiments import Experiment, register_diagnostic
 from ..errors import ConfigError
-from ..losses import LOSSES
+from ..lab.losses import LOSSES
 from ._common import gradient_penalty, plt, quantile_normal, save, small_critic
 
 JS_LOSSES = ("minimax", "nonsaturating")

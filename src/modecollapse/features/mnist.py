@@ -1,5 +1,5 @@
 """MNIST classifier features: the penultimate layer (128 values per channel) of the digit
-classifier that counts Stacked MNIST modes (:mod:`modecollapse.classifier`).
+classifier that counts Stacked MNIST modes (:mod:`modecollapse.models.classifier`).
 
 For digit-like images this is the feature space in which FID-style and precision/recall
 metrics are usually computed on MNIST (a domain network rather than Inception). Registered
@@ -41,7 +41,7 @@ def mnist_features(images: torch.Tensor, *, model=None, pixel_range: PixelRange 
     concatenated. ``model`` defaults to the cached default classifier.
     """
     if model is None:
-        from ..classifier import load_or_train
+        from ..models.classifier import load_or_train
 
         model = load_or_train()
     n = len(images)
@@ -77,7 +77,7 @@ class MNISTFeatures:
 
 
 def _extractor(pixel_range: PixelRange) -> Extractor:
-    from ..classifier import load_or_train
+    from ..models.classifier import load_or_train
 
     return MNISTFeatures(load_or_train(), pixel_range)
 

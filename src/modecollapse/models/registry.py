@@ -25,7 +25,7 @@ from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..config import TrainConfig
+    from ..lab.config import TrainConfig
     from ..data.base import Benchmark
 
 

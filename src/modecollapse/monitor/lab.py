@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 
-from ..config import TechniqueSpec
+from ..lab.config import TechniqueSpec
 from ..errors import ConfigError
-from ..evaluators import EvalContext, Evaluator, RollBack, StopTraining, register_evaluator
+from ..lab.evaluators import EvalContext, Evaluator, RollBack, StopTraining, register_evaluator
 from .core import CollapseMonitor, MonitorSettings
 from .report import ALARMS
 

@@ -51,8 +51,8 @@ import torch
 from ..registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..config import TrainConfig
-    from ..losses import AdversarialLoss
+    from ..lab.config import TrainConfig
+    from ..lab.losses import AdversarialLoss
 
 Critic = Callable[[torch.Tensor], torch.Tensor]
 

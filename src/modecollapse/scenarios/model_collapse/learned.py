@@ -2,8 +2,8 @@
 trained only on (a finite set of) the previous generation's samples.
 
 This is the project's one use of the GAN trainer here, through its public entry points only
-(:class:`~modecollapse.config.TrainConfig`, :func:`~modecollapse.train.build_run`,
-:func:`~modecollapse.train.train_step`, :func:`~modecollapse.train.generate`): the run's
+(:class:`~modecollapse.lab.config.TrainConfig`, :func:`~modecollapse.lab.train.build_run`,
+:func:`~modecollapse.lab.train.train_step`, :func:`~modecollapse.lab.train.generate`): the run's
 benchmark is swapped for :class:`FiniteSet`, which serves real batches from a fixed tensor
 (the generation's training set) while counting modes against the true ring. Generation 0
 trains on a finite real sample; each later generation starts from its predecessor's weights
@@ -16,9 +16,9 @@ import copy
 
 import torch
 
-from ...config import TrainConfig
+from ...lab.config import TrainConfig
 from ...data.base import Assignment, Benchmark
-from ...train import build_run, generate, train_step
+from ...lab.train import build_run, generate, train_step
 from .common import POLICIES, measure, training_set
 
 

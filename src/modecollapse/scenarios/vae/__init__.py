@@ -86,7 +86,7 @@ def _variants(p: VAEParams) -> dict[str, tuple[Objective, float | None]]:
 
 
 def _mnist_setup(p: VAEParams, data_dir: str, gen: torch.Generator, device: torch.device):
-    from ...classifier import ClassifierSettings, load_or_train_info
+    from ...models.classifier import ClassifierSettings, load_or_train_info
     from ...features.mnist import mnist_features
 
     images, _ = load_mnist(data_dir, "train")

@@ -8,20 +8,20 @@ from typing import Any
 
 import torch
 
-from .cli_common import add_field_options, check_threads, field_values, plain_fields
-from .data import DATASETS
-from .data.base import Benchmark, GaussianMixture
-from .errors import ConfigError
-from .fileio import json_text
-from .measure import METRICS, Inputs, MeasureParams, default_metrics, measure
-from .measure_sequences import add_sequence_options, is_sequence_input, run_sequences, sequence_epilog
-from .registry import describe_params, params_from_strings, parse_pairs
+from .common import add_field_options, check_threads, field_values, plain_fields, summary
+from ..data import DATASETS
+from ..data.base import Benchmark, GaussianMixture
+from ..errors import ConfigError
+from ..fileio import json_text
+from ..measure.core import METRICS, Inputs, MeasureParams, default_metrics, measure
+from ..measure.sequences import add_sequence_options, is_sequence_input, run_sequences, sequence_epilog
+from ..registry import describe_params, params_from_strings, parse_pairs
 
 def metric_param_groups() -> dict[str, type]:
     """prefix -> parameter dataclass, one per group of metrics sharing parameters (pr: precision
     and recall ...), in registration order; their fields are the options --<prefix>-<field>."""
     groups: dict[str, type] = {}
-    for spec in METRICS._items.values():
+    for _, spec in METRICS.items():
         if spec.Params is not None:
             groups.setdefault(spec.prefix, spec.Params)
     return groups
@@ -53,7 +53,7 @@ def _metrics_epilog() -> str:
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "measure",
-        help="measure samples against real data with collapse-aware metrics",
+        help=summary("measure"),
         description="Compare a generator's samples (or their features) with real data: fidelity "
         "(precision, density), diversity (recall, coverage, Vendi, birthday support), distances (FID, KID, "
         "NDB), copying (memorisation), latent use (mutual_info) and mode counts. Dropped modes show as "
@@ -68,7 +68,7 @@ def add_parser(sub) -> None:
     g.add_argument("--real-stats", type=Path, metavar="FILE",
                    help="cache of the real side (k-NN radii, mean and covariance): read when it exists, written "
                    "otherwise; with it --real may be left out for fid")
-    from .features import EXTRACTORS
+    from ..features import EXTRACTORS
 
     g.add_argument("--extractor", metavar="SPEC",
                    help=f"feature extractor applied to both sets: a registered name ({', '.join(EXTRACTORS.names())}; "
@@ -141,9 +141,9 @@ def metric_names(text: str | None) -> list[str] | None:
 
 
 def _modes(args: argparse.Namespace, dim: int) -> tuple[Benchmark | None, str]:
-    from .features import load_callable
-    from .measure_io import load_raw
-    from .metrics.classifier_modes import ClassifierModes
+    from ..features import load_callable
+    from ..measure.io import load_raw
+    from ..metrics.classifier_modes import ClassifierModes
 
     given = [x for x in (args.modes_from, args.modes_centres, args.mode_classifier) if x]
     if len(given) > 1:
@@ -177,7 +177,7 @@ def _feature_cache(args: argparse.Namespace) -> Path | None:
         return None
     if args.feature_cache is not None:
         return args.feature_cache
-    from .classifier import resolve_cache_dir
+    from ..models.classifier import resolve_cache_dir
 
     return resolve_cache_dir(None) / "features"
 
@@ -186,8 +186,8 @@ def _network_inputs(args: argparse.Namespace, params: MeasureParams, extractor: 
                     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """(fake features, real features, fake logits) through a pretrained network; the real set's
     features come from the cache when it has them."""
-    from .features import logits_output
-    from .measure_io import load_network_outputs
+    from ..features import logits_output
+    from ..measure.io import load_network_outputs
 
     kw = dict(image_size=args.image_size, image_mode=args.image_mode, batch_size=args.batch_size or 50,
               device=params.device, progress=not args.quiet)
@@ -202,15 +202,15 @@ def _network_inputs(args: argparse.Namespace, params: MeasureParams, extractor: 
 
 
 def _load_inputs(args: argparse.Namespace, params: MeasureParams) -> Inputs:
-    from .features import resolve_extractor
-    from .measure_io import load_features
-    from .metrics.reference import ReferenceStats, fingerprint
+    from ..features import resolve_extractor
+    from ..measure.io import load_features
+    from ..metrics.reference import ReferenceStats, fingerprint
 
     if args.extractor_weights is not None and args.extractor in (None, "identity"):
         raise ConfigError("--extractor-weights is the weight file of a pretrained --extractor; give --extractor "
                           "inception-v3 or dinov2-vitl14 (...) too.")
     if args.extractor not in (None, "identity"):
-        from .metrics._checks import resolve_device
+        from ..metrics._checks import resolve_device
 
         resolve_device(params.device, torch.zeros(0))  # a GPU asked for where there is none: one sentence
     extractor = None if args.extractor in (None, "identity") else resolve_extractor(
@@ -272,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
         return run_sequences(args, params)
     names = metric_names(args.metrics)
     if args.out is not None:
-        from .fileio import check_out_file
+        from ..fileio import check_out_file
 
         check_out_file(args.out)  # a folder, under a file or not writable: one sentence before any work
     if args.batch_size is not None and args.batch_size < 1:
@@ -290,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         inputs.reference.save(args.real_stats)
     if args.out is not None:
-        from .fileio import atomic_write
+        from ..fileio import atomic_write
 
         atomic_write(args.out, lambda tmp: Path(tmp).write_text(text + "\n"))
     print(text if args.json else _human(result))

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import ConfigError
-from .fileio import atomic_torch_save
+from ..errors import ConfigError
+from ..fileio import atomic_torch_save
 
 CACHE_ENV = "MODECOLLAPSE_CACHE"
 VERSION = 1  # bump when the network or the training recipe changes
@@ -97,7 +97,7 @@ def _batches(n: int, size: int, gen: torch.Generator):
 @torch.no_grad()
 def accuracy(model: DigitCNN, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of ``images`` (n, 28, 28) uint8 classified as ``labels`` (n,)."""
-    from .idx import to_signed
+    from ..idx import to_signed
 
     model.eval()
     right = 0
@@ -112,7 +112,7 @@ def train_classifier(settings: ClassifierSettings, data_dir: str | os.PathLike |
     learning rate halved each epoch after the first, optionally random shifts of up to ``shift`` pixels.
 
     The defaults (4 epochs, no shifts) reach 99.09% test accuracy (docs/stacked_mnist.md)."""
-    from .idx import load_mnist, to_signed
+    from ..idx import load_mnist, to_signed
 
     images, labels = load_mnist(data_dir, "train")
     test_images, test_labels = load_mnist(data_dir, "test")

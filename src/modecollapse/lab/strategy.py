@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 class SingleProcess:

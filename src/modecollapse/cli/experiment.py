@@ -12,16 +12,17 @@ import sys
 import typing
 from pathlib import Path
 
-from .errors import ConfigError
-from .experiments import DIAGNOSTICS, SCENARIOS, Experiment, load_all, run_experiment
-from .registry import Registry, convert_value
+from ..errors import ConfigError
+from ..experiments import DIAGNOSTICS, SCENARIOS, Experiment, load_all, run_experiment
+from ..registry import Registry, convert_value
+from .common import summary
 
 _COMMANDS = {
-    "diagnose": (DIAGNOSTICS, "run one of the seed articles' experiments on why generators collapse",
+    "diagnose": (DIAGNOSTICS, summary("diagnose"),
                  "Runs a small, measured experiment behind one classic explanation of mode collapse "
                  "and reports what it actually shows. Writes PNG plots and result.json (every plotted "
                  "number) to --out."),
-    "scenario": (SCENARIOS, "reproduce collapse outside GANs (VAE, diffusion, self-supervised, feedback loops)",
+    "scenario": (SCENARIOS, summary("scenario"),
                  "Trains real models in a setting where collapse happens, measures it with the project's "
                  "metrics, and measures the remedy. Writes PNG plots and result.json (every plotted "
                  "number) to --out."),

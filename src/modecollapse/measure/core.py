@@ -18,24 +18,24 @@ from typing import Any, Callable
 
 import torch
 
-from .data.base import Benchmark
-from .errors import ConfigError
-from .metrics._checks import check_features, check_positive_int, compute_dtype, resolve_device
-from .metrics.birthday import birthday
-from .metrics.effective_rank import effective_rank
-from .metrics.embedding_std import embedding_std
-from .metrics.fid import frechet_distance, moments
-from .metrics.isc import isc
-from .metrics.kid import kid
-from .metrics.knn import knn_sqdist
-from .metrics.memorisation import memorisation
-from .metrics.modes import mode_stats
-from .metrics.mutual_info import mutual_information
-from .metrics.ndb import ndb
-from .metrics.prdc import PRDC, prdc
-from .metrics.reference import ReferenceStats, fingerprint
-from .metrics.vendi import KERNELS, vendi
-from .registry import Registry, option
+from ..data.base import Benchmark
+from ..errors import ConfigError
+from ..metrics._checks import check_features, check_positive_int, compute_dtype, resolve_device
+from ..metrics.birthday import birthday
+from ..metrics.effective_rank import effective_rank
+from ..metrics.embedding_std import embedding_std
+from ..metrics.fid import frechet_distance, moments
+from ..metrics.isc import isc
+from ..metrics.kid import kid
+from ..metrics.knn import knn_sqdist
+from ..metrics.memorisation import memorisation
+from ..metrics.modes import mode_stats
+from ..metrics.mutual_info import mutual_information
+from ..metrics.ndb import ndb
+from ..metrics.prdc import PRDC, prdc
+from ..metrics.reference import ReferenceStats, fingerprint
+from ..metrics.vendi import KERNELS, vendi
+from ..registry import Registry, option
 
 
 # -- each metric's parameters: one dataclass per metric (or pair of metrics sharing them), whose
@@ -135,7 +135,7 @@ class MeasureParams:
     metric: dict[str, Any] = option(factory=dict, help="each metric's parameters", flag="--<prefix>-<field>")
 
     def __post_init__(self) -> None:
-        for spec in METRICS._items.values():
+        for _, spec in METRICS.items():
             if spec.Params is not None and spec.prefix not in self.metric:
                 self.metric[spec.prefix] = spec.Params()
 

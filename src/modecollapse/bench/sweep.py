@@ -45,13 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .bench_leaderboard import (ERROR_FILE, FINISHED, RunResult, leaderboard, read_result, read_summary, run_problem,
+from .leaderboard import (ERROR_FILE, FINISHED, RunResult, leaderboard, read_result, read_summary, run_problem,
                                 to_csv, to_text)
-from .bench_suite import RunSpec, Suite, expand, published_rows
-from .config import TrainConfig
-from .errors import ConfigError
-from .dirlock import DirLock, Locked
-from .fileio import atomic_write_bytes, atomic_write_text, check_out_dir, make_dir
+from .suite import RunSpec, Suite, expand, published_rows
+from ..lab.config import TrainConfig
+from ..errors import ConfigError
+from ..fileio import DirLock, Locked
+from ..fileio import atomic_write_bytes, atomic_write_text, check_out_dir, make_dir
 
 RAY_HINT = "--backend ray needs Ray, an optional extra: pip install 'modecollapse[ray]'."
 
@@ -71,7 +71,7 @@ class BenchOptions:
 # -- files ---------------------------------------------------------------------------------------
 def resolved_config(cfg: TrainConfig) -> dict[str, Any]:
     """The config a run writes to ``config.json`` (every default spelled out)."""
-    from .train import resolve
+    from ..lab.train import resolve
 
     # through JSON, as config.json holds it (tuples become lists)
     return json.loads(json.dumps(resolve(cfg)[0].to_dict()))
@@ -102,7 +102,7 @@ def run_state(run_dir: Path, resolved: dict[str, Any]) -> str:
     if summary is not None and summary.get("status") in FINISHED:
         return "done"
     if (run_dir / "checkpoint.pt").is_file():
-        from . import rundir
+        from ..lab import rundir
 
         try:
             rundir.load_checkpoint(run_dir)
@@ -115,7 +115,7 @@ def run_state(run_dir: Path, resolved: dict[str, Any]) -> str:
 # -- one run (in a worker) -------------------------------------------------------------------------
 def train_run(config: dict[str, Any], run_dir: Path, state: str, threads: int | None) -> dict[str, Any]:
     """Trains (or resumes) one run in ``run_dir``; returns its summary. Raises on failure."""
-    from .train import train
+    from ..lab.train import train
 
     cfg = TrainConfig.from_dict(config)
     (run_dir / ERROR_FILE).unlink(missing_ok=True)

@@ -51,9 +51,9 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
-from .data.base import Benchmark
-from .metrics.modes import mode_stats
-from .registry import Registry
+from ..data.base import Benchmark
+from ..metrics.modes import mode_stats
+from ..registry import Registry
 
 
 class EvaluatorSignal(Exception):
@@ -146,6 +146,8 @@ class Evaluator:
 
 
 EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator")
+#: the collapse monitor's evaluator (``--monitor``) lives in the monitor part, above the lab
+EVALUATORS.provided_by("monitor", "modecollapse.monitor.lab")
 #: evaluators every run has, whatever the config says (their keys are the CLI contract)
 ALWAYS = ("modes",)
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import ConfigError
-from .features import Extractor, extract, extract_outputs
-from .fileio import IMAGE_SUFFIXES, atomic_torch_save, image_files, read_image
+from ..errors import ConfigError
+from ..features import Extractor, extract, extract_outputs
+from ..fileio import IMAGE_SUFFIXES, atomic_torch_save, image_files, read_image
 
 CACHE_FORMAT = "modecollapse-features-1"
 TENSOR_KEYS = ("features", "samples", "x", "arr_0")
@@ -167,7 +167,7 @@ def cache_file(cache_dir: Path, x: torch.Tensor, extractor: Extractor) -> Path |
     key = getattr(extractor, "cache_key", None)
     if key is None:
         return None
-    from .metrics.reference import fingerprint
+    from ..metrics.reference import fingerprint
 
     return Path(cache_dir) / f"{key}-{fingerprint(x)}.pt"
 

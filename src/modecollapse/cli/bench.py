@@ -6,13 +6,15 @@ import json
 import sys
 from pathlib import Path
 
+from .common import summary
+
 
 def add_parser(sub) -> None:
-    from .bench_suite import builtin_suites
+    from ..bench.suite import builtin_suites
 
     p = sub.add_parser(
         "bench",
-        help="run a suite of methods x datasets x seeds and aggregate a leaderboard",
+        help=summary("bench"),
         description="Run every (dataset, method, seed) of a suite as one 'modecollapse train' run in "
         "OUT/<dataset>/<method>/seed-<seed>/, then write leaderboard.json, leaderboard.csv (mean and "
         "standard error over seeds of every summary number, failures counted, published anchors marked) "
@@ -50,7 +52,7 @@ def add_parser(sub) -> None:
 
     r = sub.add_parser(
         "report",
-        help="one self-contained HTML page from bench or run directories",
+        help=summary("report"),
         description="Write one HTML file (no network needed; images embedded) from a bench directory or any "
         "run directories: the sortable leaderboard, each method's final samples across seeds, modes and hq "
         "over training, a modes/hq scatter of every run and each run's collapse verdict when the monitor ran.",
@@ -62,9 +64,9 @@ def add_parser(sub) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from .bench import BenchOptions, print_leaderboard, run_suite
-    from .bench_suite import expand, load_suite
-    from .errors import ConfigError
+    from ..bench.sweep import BenchOptions, print_leaderboard, run_suite
+    from ..bench.suite import expand, load_suite
+    from ..errors import ConfigError
 
     suite = load_suite(args.suite)
     if args.seeds is not None and args.seeds < 1:
@@ -90,7 +92,7 @@ def run_bench(args: argparse.Namespace) -> int:
         if not args.no_report:
             print(f"report: {(args.out / 'report.html').resolve()}")
     if damaged:
-        from .bench_leaderboard import run_problem
+        from ..bench.leaderboard import run_problem
 
         first = args.out / damaged[0]
         runs = f"{len(damaged)} runs have damaged files" if len(damaged) > 1 else "a run has a damaged file"
@@ -101,8 +103,8 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from .fileio import check_out_file
-    from .report import write_report
+    from ..fileio import check_out_file
+    from ..bench.report import write_report
 
     check_out_file(args.out)
     n = write_report(args.dirs, args.out, title=args.title)

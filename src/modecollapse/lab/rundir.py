@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import ConfigError
-from .dirlock import DirLock
-from .fileio import atomic_write, check_fields, make_dir, read_json, read_jsonl
+from ..errors import ConfigError
+from ..fileio import DirLock
+from ..fileio import atomic_write, check_fields, make_dir, read_json, read_jsonl
 
 IMAGE_SAMPLES_KEPT = 2500
 RUN_FILES = ("config.json", "metrics.jsonl", "summary.json", "samples.npy", "checkpoint.pt", "samples.png", "modes.png")
@@ -40,7 +40,7 @@ RECORD_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def lock(out: Path) -> DirLock:
-    """The one-writer lock of run directory ``out`` (a context manager; :class:`dirlock.DirLock`)."""
+    """The one-writer lock of run directory ``out`` (a context manager; :class:`modecollapse.fileio.DirLock`)."""
     return DirLock(Path(out), "run directory")
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .fileio import atomic_write_text, read_json
-from .registry import json_value, option
+from ..errors import ConfigError
+from ..fileio import atomic_write_text, read_json
+from ..registry import json_value, option
 
 
 @dataclass

@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import ConfigError
-from .metrics.sequence import (
+from ..errors import ConfigError
+from ..metrics.sequence import (
     BLEU_DEFINITIONS, Tokens, bleu_against, distinct_n, ngram_counts, ngram_coverage, ngram_entropy, self_bleu,
 )
 
@@ -54,7 +54,7 @@ def load_sequences(spec: str, *, tokens: bool, name: str) -> list[tuple]:
             raise ConfigError(f"{path} is not UTF-8 text; save it as UTF-8, one sample per line.") from None
         seqs = [tuple(line.split()) for line in text.splitlines() if line.strip()]
     else:
-        from .measure_io import load_raw
+        from .io import load_raw
 
         x = load_raw(spec)
         if x.is_floating_point() or x.dtype == torch.bool:
@@ -70,7 +70,7 @@ def load_sequences(spec: str, *, tokens: bool, name: str) -> list[tuple]:
 
 def sequence_metric_names(text: str | None, *, has_real: bool, has_embeddings: bool) -> tuple[list[str], list[str]]:
     """(sequence metrics, embedding metrics) asked for by ``--metrics`` or by default."""
-    from .measure import METRICS
+    from .core import METRICS
 
     if text is None:
         seq = [n for n, (_, needs_real, _) in SEQUENCE_METRICS.items() if has_real or not needs_real]
@@ -193,8 +193,8 @@ def run_sequences(args, params) -> int:
     the embedding metrics use."""
     import sys
 
-    from .measure import Inputs, measure
-    from .measure_io import load_features
+    from .core import Inputs, measure
+    from .io import load_features
 
     feature_only = {"--latent": args.latent, "--real-stats": args.real_stats, "--extractor": args.extractor,
                     "--modes-from": args.modes_from, "--modes-centres": args.modes_centres,
@@ -239,11 +239,11 @@ def run_sequences(args, params) -> int:
         result["higher_is_better"] = {**meta["higher_is_better"], **e["higher_is_better"]}
         result["params"] = {**meta["params"], "embeddings": e["params"], "embedding_dim": e["dim"]}
         result.update(n_real=meta["n_real"], n_fake=meta["n_fake"], seconds={**meta["seconds"], **e["seconds"]})
-    from .fileio import json_text
+    from ..fileio import json_text
 
     text = json_text(result)
     if args.out is not None:
-        from .fileio import atomic_write
+        from ..fileio import atomic_write
 
         atomic_write(args.out, lambda tmp: Path(tmp).write_text(text + "\n"))
     print(text if args.json else human(result))

@@ -21,7 +21,7 @@ from typing import Callable, Union
 import torch
 import torch.nn.functional as F
 
-from .registry import Registry
+from ..registry import Registry
 
 Target = Union[float, torch.Tensor]
 

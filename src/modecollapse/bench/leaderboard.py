@@ -5,7 +5,7 @@ fraction of seeds), with the number of seeds, failed runs (an error, no summary)
 that did not finish cleanly (``status`` other than ``ok``). Published anchor numbers from the
 suite go beside the rows whose protocol matches, marked ``published``. When the suite names
 a ``baseline`` method, each other row says per headline metric whether it beats it by more
-than two combined standard errors (:func:`modecollapse.aggregate.versus`).
+than two combined standard errors (:func:`modecollapse.bench.aggregate.versus`).
 """
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import rundir
+from ..lab import rundir
 from .aggregate import mean_se, versus
-from .config import TrainConfig
-from .errors import ConfigError
-from .fileio import read_json
+from ..lab.config import TrainConfig
+from ..errors import ConfigError
+from ..fileio import read_json
 
 FINISHED = ("ok", "diverged")  # a diverged run is a result (the loss blew up), not a failure to retry
 ERROR_FILE = "error.json"

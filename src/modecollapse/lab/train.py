@@ -26,15 +26,15 @@ from torch import nn
 
 from . import rundir
 from .config import TechniqueSpec, TrainConfig
-from .data import Benchmark, dataset_params
-from .errors import ConfigError, TrainingDiverged
+from ..data import Benchmark, dataset_params
+from ..errors import ConfigError, TrainingDiverged
 from .evaluators import ALWAYS, EVALUATORS, EvalContext, Evaluator, RollBack, StopTraining
 from .losses import LOSSES, AdversarialLoss
-from .models import ARCHS, resolve_arch
-from .models.mlp import Activation, Norm
-from .registry import params_from_dict
+from ..models import ARCHS, resolve_arch
+from ..models.mlp import Activation, Norm
+from ..registry import params_from_dict
 from .strategy import SingleProcess
-from .techniques import TECHNIQUES, DBatch, GBatch, HookTable, Technique, TechniqueContext, library_order
+from ..techniques import TECHNIQUES, DBatch, GBatch, HookTable, Technique, TechniqueContext, library_order
 
 
 @dataclass
@@ -433,9 +433,9 @@ def train(
     ``strategy``: how processes share the work (``distributed.DDPStrategy`` under torchrun);
     one process by default. ``cfg.batch_size`` is the global batch.
 
-    The writing process holds the run directory's lock (``rundir.lock``, :mod:`dirlock`) from before it
+    The writing process holds the run directory's lock (``rundir.lock``, :class:`~modecollapse.fileio.DirLock`) from before it
     reads or writes any file of the run until it returns, however it returns; a second
-    writer gets :class:`~modecollapse.dirlock.Locked`. A resumed run whose checkpoint is its
+    writer gets :class:`~modecollapse.fileio.Locked`. A resumed run whose checkpoint is its
     last step (killed before ``summary.json``) is completed without training: its final
     evaluation, samples and summary are what the unbroken run would have written.
     """

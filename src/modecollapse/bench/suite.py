@@ -39,8 +39,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig
-from .errors import ConfigError
+from ..lab.config import TrainConfig
+from ..errors import ConfigError
 
 # train options that bench decides itself; a suite may not set them
 RESERVED = ("--out", "--resume", "--overwrite", "--json", "--dry-run", "--quiet", "--seed", "--data", "--data-arg")
@@ -136,14 +136,14 @@ def safe_name(label: str) -> str:
 
 # -- reading suites ------------------------------------------------------------------------------
 def builtin_suites() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("modecollapse.suites").iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[:-5] for p in resources.files("modecollapse.bench.suites").iterdir() if p.name.endswith(".toml"))
 
 
 def load_suite(ref: str) -> Suite:
     """A built-in suite by name, or a suite file (``.toml``, ``.yaml``/``.yml``) by path."""
     path = Path(ref)
     if ref in builtin_suites() and not path.is_file():
-        text = resources.files("modecollapse.suites").joinpath(f"{ref}.toml").read_text()
+        text = resources.files("modecollapse.bench.suites").joinpath(f"{ref}.toml").read_text()
         return parse_suite(_parse_toml(text, ref), source=f"built-in suite {ref}")
     if not path.is_file():
         raise ConfigError(f"--suite {ref!r} is neither a built-in suite ({', '.join(builtin_suites())}) nor a file.")
@@ -277,17 +277,17 @@ class _RaisingParser(argparse.ArgumentParser):
 
 
 def _train_parser() -> argparse.ArgumentParser:
-    from . import cli_train
+    from ..lab.options import add_train_options
 
     root = _RaisingParser(prog="modecollapse")
     sub = root.add_subparsers(dest="command", parser_class=_RaisingParser)
-    cli_train.add_parser(sub)
+    add_train_options(sub.add_parser("train"))
     return root
 
 
 def train_config(options: list[str] | tuple[str, ...], parser: argparse.ArgumentParser | None = None) -> TrainConfig:
     """The :class:`TrainConfig` that ``modecollapse train OPTIONS`` would train."""
-    from .cli_train import config_from_args
+    from ..lab.options import config_from_args
 
     args = (parser or _train_parser()).parse_args(["train", *options])
     return config_from_args(args)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .data import DATASETS
-from .errors import ConfigError
+from ..data import DATASETS
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
