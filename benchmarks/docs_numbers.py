@@ -1,9 +1,9 @@
 """Check that cutting the README into the docs site lost no number.
 
 Every number token of the old README (a git revision's README.md, or a file) must occur at
-least as often in today's README.md and docs/**/*.md together. With --with-old-docs (the
-default for a revision) the old docs/**/*.md count on the old side too, so a page that was
-already there cannot hide a number the README lost. Also lists the old README's lines that
+least as often in today's README.md and docs/**/*.md together. For a revision the old
+docs/**/*.md count on the old side too (unless --readme-only), so a page that was already
+there cannot hide a number the README lost. Also lists the old README's lines that
 appear nowhere in the new text once heading marks and link targets are set aside: those are
 the lines whose wording changed (links whose text changed, or an edit), for a person to read.
 
