@@ -10,7 +10,7 @@ TORCH   ?= torch==2.13.0
 # files the tests load nor installable beside this torch.
 REFS    := torch-fidelity==0.4.0 dinov2==0.0.1.dev2
 
-.PHONY: run test clean
+.PHONY: run test docs clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,5 +29,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# The documentation site (docs/, mkdocs.yml) into site/; the stamp installs the pinned `docs` extra
+# (through `test`). --strict: a broken link, anchor or API reference fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache site
