@@ -8,7 +8,7 @@ turns its leaderboard into Markdown. One runner, not two.
 
 Equivalent to ``modecollapse bench --suite ring-grid --seeds 5 --out runs/leaderboard`` followed
 by the tables. Writes RESULTS/leaderboard.md and RESULTS/leaderboard.json (bench's leaderboard
-plus every run's summary). The suite (src/modecollapse/suites/ring-grid.toml) says what each
+plus every run's summary). The suite (src/modecollapse/bench/suites/ring-grid.toml) says what each
 row trains: the plain GAN of ``--preset vanilla`` with one technique or loss on top, and
 ``--preset best`` with its ablation.
 """

@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
         "and report.html. Re-running the same command skips finished runs, resumes interrupted ones "
         "from their checkpoint and retries failed ones; a run whose files are damaged is reported as failed "
         "and left alone unless --retrain-failed.",
-        epilog="A suite is a TOML (or YAML) file; see src/modecollapse/suites/quick.toml. "
+        epilog="A suite is a TOML (or YAML) file; see src/modecollapse/bench/suites/quick.toml. "
         "Exit codes: 0 every run finished, 1 some run failed, 2 bad input (an invalid suite, before any "
         "training; or, after the sweep, runs with damaged files left alone).",
     )
