@@ -225,6 +225,7 @@ HEALTHY_FROM = 9  # healthy: no onset, and a median of at least 9 covered digits
 WITHIN_BELOW = 0.5  # within-class 5-NN distance under half of real's: near-duplicates
 WITHIN_DIGITS = 5  # ... with at least this many digits covered (else the digits are dropped)
 HOP_OVERLAP = 0.3  # digit-histogram overlap with the previous check below which the run moved
+ONSET_RUN = 3  # bad checks in a row that make an onset: a digit near 5% flips in and out of 1,024 samples
 
 
 def _knn5(x: torch.Tensor) -> float:
@@ -275,8 +276,9 @@ class Truth:
 
 
 def run_truth(checks: list[dict[str, Any]], steps: list[int]) -> dict[str, Any]:
-    """A run's label from its checks from TRUTH_FROM on: the first of two consecutive bad
-    checks is the onset; its kind is hopping when the digit histogram moved (overlap below
+    """A run's label from its checks from TRUTH_FROM on: the first of ONSET_RUN consecutive
+    bad checks is the onset (a digit holding 6% of a healthy generator's samples measures
+    under 5% in 1,024 samples about one check in ten, so two in a row happen by chance); its kind is hopping when the digit histogram moved (overlap below
     HOP_OVERLAP) at two or more of the bad checks, dropped-modes when digits were dropped,
     within-mode when the digits were there but near-duplicates."""
     idx = [i for i, s in enumerate(steps) if s >= TRUTH_FROM]
@@ -287,8 +289,9 @@ def run_truth(checks: list[dict[str, Any]], steps: list[int]) -> dict[str, Any]:
     dropped = [checks[i]["digits"] < DROPPED_BELOW and not w for i, w in zip(idx, within)]
     bad = [a or b for a, b in zip(dropped, within)]
     onset = None
-    for j, b in enumerate(bad):
-        if b and (j + 1 == len(bad) or bad[j + 1]):
+    for j in range(len(bad)):
+        window = bad[j:j + ONSET_RUN]
+        if window and all(window) and (len(window) == ONSET_RUN or j + len(window) == len(bad)):
             onset = j
             break
     moves = 0
@@ -391,5 +394,6 @@ def replay(rec: dict[str, Any], real_feats: torch.Tensor, settings=None) -> list
                     "rollback": r.rollback_step, "seconds": r.seconds,
                     **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.numbers.items()
                        if k in ("score", "modes_rel", "nn_dist_rel", "precision_rel", "coverage_rel", "recall_rel",
-                                "near_rel", "overlap", "modes_covered", "spread_rel")}})
+                                "near_rel", "overlap", "modes_covered", "covered_rel", "covered_rel_pooled",
+                                "spread_rel")}})
     return out

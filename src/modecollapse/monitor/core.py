@@ -59,13 +59,13 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from ..errors import ConfigError
-from .reference import Reference
+from .reference import Reference, covered
 from .report import ALARMS, KINDS, VERDICTS, MonitorReport
 from .signals import CheckSignals, calibrate, latent_information, loss_dynamics, overlap
 
 STATE_VERSION = 2
 #: the signals whose new bests mean the generator is still improving (warm-up)
-PROGRESS = ("modes_rel", "nn_dist_rel", "near_rel", "reach_rel")
+PROGRESS = ("modes_rel", "covered_rel", "nn_dist_rel", "near_rel", "reach_rel")
 #: ... of which these count only while most samples are still off the data (under half of
 #: real's near it): a generator on the data that sharpens its few modes is not improving
 APPROACH = ("near_rel", "reach_rel")
@@ -95,6 +95,11 @@ class MonitorSettings:
     patience: int = 2  # consecutive bad checks before "collapsed" / off-data "diverged"
     collapsing_below: float = 0.7  # modes filled relative to real below which modes are dropped
     collapsed_below: float = 0.5  # ... and below which they are dropped even when the samples are near-duplicates
+    # a mode is covered when it holds at least covered_share of its share of the real data;
+    # modes covered relative to real data of the same size below covered_below: dropped modes
+    # (the effective number of modes hardly moves when 3 of 10 digits thin out to 3%)
+    covered_share: float = 0.5
+    covered_below: float = 0.75
     within_below: float = 0.5  # within-batch k-NN distance relative to real below which: near-duplicates
     diverged_near: float = 0.1  # share of samples near the data, relative to real, below which they left it
     hop_overlap: float = 0.3  # histogram overlap between checks below which the generator moved
@@ -118,6 +123,7 @@ class MonitorSettings:
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ConfigError(f"CollapseMonitor {name} must be an integer >= 0, got {v!r}.")
         for name in ("warmup_rise", "reach_precision", "collapsing_below", "collapsed_below", "within_below",
+                     "covered_share", "covered_below",
                      "diverged_near", "hop_overlap"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
@@ -227,7 +233,8 @@ class CollapseMonitor:
         feats = self._featurise(raw)
         s = self.settings
         self.reference = Reference(feats, reference_size=s.reference_size, batch_size=s.batch_size, k=s.k,
-                                   clusters=s.clusters, labeller=labeller, raw=raw, seed=s.seed)
+                                   clusters=s.clusters, labeller=labeller, raw=raw, seed=s.seed,
+                                   covered_share=s.covered_share)
         self.known_modes = labeller is not None
         self._fingerprint = {"dim": int(feats.shape[1]), "n_real": len(raw), "bins": self.reference.bins,
                              "seed": s.seed, "known_modes": self.known_modes, "l2": self._l2}
@@ -570,6 +577,15 @@ class CollapseMonitor:
         if self._g_first is None and self._g_recent:
             self._g_first = self._g_recent[-1]
         ov = overlap(sig.histogram, self._prev_hist) if self._prev_hist is not None and sum(sig.histogram) > 0 else None
+        # modes covered, also over this check and the last pooled (twice the samples): a mode
+        # near the covered_share line flips in and out of one batch by chance, so modes count
+        # as dropped only when both say so (a sudden drop is seen one check later)
+        cov_rel = sig.covered_rel
+        if ov is not None:
+            ref = self.reference
+            pooled = torch.tensor(sig.histogram, dtype=torch.float64) + torch.tensor(self._prev_hist, dtype=torch.float64)
+            real = ref.covered_curve(2 * sig.n_near)
+            cov_rel = max(cov_rel, covered(pooled, ref.real_share, ref.covered_share) / real if real > 0 else 1.0)
         if sum(sig.histogram) > 0:
             self._prev_hist = sig.histogram
         # what this check shows, before any warm-up
@@ -578,7 +594,7 @@ class CollapseMonitor:
         # they count as within-mode collapse while at least collapsed_below of the modes are
         # filled; below that, modes are dropped whatever their samples look like.
         within = sig.nn_dist_rel < s.within_below and sig.score >= s.collapsed_below
-        dropped = sig.score < s.collapsing_below and not within
+        dropped = (sig.score < s.collapsing_below or cov_rel < s.covered_below) and not within
         self._hops.append(dropped and ov is not None and ov < s.hop_overlap)
         hopping = dropped and sum(self._hops) >= 2
         kind = ("off-data" if off else "hopping" if hopping else "dropped-modes" if dropped
@@ -591,7 +607,7 @@ class CollapseMonitor:
                 pass
             elif s.reach_precision > 0 and sig.precision_rel < s.reach_precision and self._warm_checks <= s.max_warmup_checks:
                 pass
-            elif kind == "none" or self._flat >= s.warmup_patience or self._warm_checks > s.max_warmup_checks:
+            elif (kind == "none" and not improving) or self._flat >= s.warmup_patience or self._warm_checks > s.max_warmup_checks:
                 self._warming = False
         warming = self._warming
         bad = kind != "none" and not warming
@@ -602,13 +618,13 @@ class CollapseMonitor:
         if not bad:
             self._onset = None
         dyn = loss_dynamics(self._d_first, self._g_first, list(self._d_recent)[-10:], list(self._g_recent)[-20:])
-        numbers = {**sig.as_dict(), "overlap": ov, "mutual_info": mi, "d_loss": dyn.d_loss, "g_loss": dyn.g_loss,
+        numbers = {**sig.as_dict(), "covered_rel_pooled": cov_rel, "overlap": ov, "mutual_info": mi, "d_loss": dyn.d_loss, "g_loss": dyn.g_loss,
                    "d_winning": int(dyn.d_winning), "g_oscillation": dyn.oscillation, "known_modes": int(self.known_modes)}
         self.history.append({"step": step, **numbers})
         what = "modes" if self.known_modes else "clusters"
         real_eff = sig.effective_modes_real
-        fills = (f"the samples fill {sig.effective_modes:.1f} of {sig.bins} {what} (real data of this size: "
-                 f"{real_eff:.1f}; {sig.modes_covered} covered, real {sig.modes_covered_real:.0f})")
+        fills = (f"the samples cover {sig.modes_covered} of {sig.bins} {what} (real data of this size: "
+                 f"{sig.modes_covered_real:.0f}) and fill {sig.effective_modes:.1f} (real: {real_eff:.1f})")
         close = (f"{1 / max(sig.nn_dist_rel, 1e-3):.1f}x closer to each other than real ones" if sig.nn_dist_rel < 1
                  else f"{sig.nn_dist_rel:.1f}x as far from each other as real ones")
         off_note = (f"; most samples are still off the data (precision {sig.precision:.2f})"

@@ -58,8 +58,9 @@ class CheckSignals:
     spread_rel: float
     score: float  # the collapse score max(modes_rel, sqrt(modes_rel * recall_rel)), 1 = like real data
     histogram: tuple[float, ...]  # on-data share per mode bin
-    modes_covered: int = 0  # bins holding at least a quarter of their fair share
+    modes_covered: int = 0  # modes holding at least covered_share of their share of the real data
     modes_covered_real: float = 0.0  # the same for real data of the same size
+    covered_rel: float = 1.0  # modes_covered / modes_covered_real
     nn_dist_rel: float = 1.0  # within-batch k-NN distance over real's at the same samples per filled mode
     effective_modes_real: float = 0.0  # real data's effective modes at n_near samples
     reach_rel: float = 1.0  # real's median distance to the nearest cluster centre over the batch's (rises as samples approach the data)
@@ -67,7 +68,7 @@ class CheckSignals:
     def as_dict(self) -> dict[str, float | int]:
         return {k: getattr(self, k) for k in (
             "n", "n_near", "near_rel", "precision", "precision_rel", "coverage", "coverage_rel", "recall",
-            "recall_rel", "effective_modes", "modes_rel", "modes_covered", "modes_covered_real",
+            "recall_rel", "effective_modes", "modes_rel", "modes_covered", "modes_covered_real", "covered_rel",
             "effective_modes_real", "modes_filled", "bins", "spread_rel", "nn_dist_rel", "reach_rel", "score")}
 
 
@@ -101,6 +102,7 @@ def calibrate(scores: BatchScores, ref: Reference) -> CheckSignals:
     # unevenly (recall ~1, effective modes 0.6 of real on a 25-mode grid) is not dropping any.
     m, r = max(min(modes_rel, 1.5), 0.0), max(min(recall_rel, 1.5), 0.0)
     score = max(m, math.sqrt(m * r))
+    n_cov, real_cov = covered(scores.counts, ref.real_share, ref.covered_share), ref.covered_curve(n_near)
     return CheckSignals(
         n=n,
         n_near=n_near,
@@ -118,8 +120,9 @@ def calibrate(scores: BatchScores, ref: Reference) -> CheckSignals:
         spread_rel=_ratio(scores.spread, ref.spread_base),
         score=score,
         histogram=hist,
-        modes_covered=covered(scores.counts),
-        modes_covered_real=ref.covered_curve(n_near),
+        modes_covered=n_cov,
+        modes_covered_real=real_cov,
+        covered_rel=_ratio(n_cov, real_cov) if n_near else 0.0,
         nn_dist_rel=nn_rel,
         effective_modes_real=real_eff,
         reach_rel=min(_ratio(ref.centre_dist_base, scores.centre_dist), 1.5),
