@@ -19,6 +19,11 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 
+@dataclasses.dataclass
+class NoParams:
+    """The ``Params`` of a component without parameters (a technique, an evaluator, an experiment)."""
+
+
 class Registry(Generic[T]):
     """A mapping from short names to components, with helpful errors for unknown names."""
 

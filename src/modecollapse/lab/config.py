@@ -26,10 +26,6 @@ class TechniqueSpec:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-#: the same record for a training-time evaluator (``evaluators.py``)
-EvaluatorSpec = TechniqueSpec
-
-
 @dataclass
 class TrainConfig:
     """Every setting of a training run. Field help doubles as the ``train`` options' help."""

@@ -53,7 +53,7 @@ import torch
 
 from ..data.base import Benchmark
 from ..metrics.modes import mode_stats
-from ..registry import Registry
+from ..registry import NoParams, Registry
 
 
 class EvaluatorSignal(Exception):
@@ -103,11 +103,6 @@ class EvalContext:
     D: torch.nn.Module
     generate: Callable[[int, int], torch.Tensor]
     seed: int
-
-
-@dataclass
-class NoParams:
-    """An evaluator without parameters."""
 
 
 class Evaluator:

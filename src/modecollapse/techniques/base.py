@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import torch
 
-from ..registry import Registry
+from ..registry import NoParams, Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..lab.config import TrainConfig
@@ -88,11 +88,6 @@ class GBatch:
     fake: torch.Tensor
     judged: torch.Tensor
     d_fake: torch.Tensor
-
-
-@dataclass
-class NoParams:
-    """A technique without parameters."""
 
 
 class Technique:
