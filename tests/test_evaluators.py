@@ -111,3 +111,37 @@ def test_a_rollback_that_keeps_failing_stops_the_run(tiny_cfg, tmp_path):
     summary = train(probe(tiny_cfg, always_rollback=True), tmp_path / "r", progress=False)
     assert summary["status"] == "rolled-back" and len(summary["rollbacks"]) == RollBack.max_rollbacks
     assert summary["steps"] == 10 and "after 3 rollbacks" in summary["message"]
+
+
+@register_evaluator
+class CureProbe(Evaluator):
+    """Rolls back once at step 20 asking for a cure, then stops at step 30; both signals carry
+    the probe's own key for the record."""
+
+    name = "test-cure-probe"
+    order = 60
+
+    def __init__(self, params=None):
+        super().__init__(params)
+        self.fired = False
+
+    def evaluate(self, ctx):
+        if ctx.step == 20 and not self.fired:
+            self.fired = True
+            raise RollBack("alarm at 20", switch_on=(TechniqueSpec("gp", {"kind": "r1", "weight": 1.0}),),
+                           record_keys={"probe_alarm": "rollback"})
+        if ctx.step == 30:
+            raise StopTraining("enough at 30", record_keys={"probe_alarm": "stop"})
+        return {"probe_alarm": "none"}
+
+
+def test_signals_declare_their_fields_and_the_loop_reads_them(tiny_cfg, tmp_path):
+    """switch_on and record_keys are fields of the signals (with defaults), not attributes set
+    on them after construction; the loop acts on both."""
+    assert RollBack("r").switch_on == () and RollBack("r").record_keys == {} and StopTraining("s").record_keys == {}
+    cfg = dataclasses.replace(tiny_cfg, steps=40, evaluators=[TechniqueSpec("test-cure-probe", {})])
+    summary = train(cfg, tmp_path / "r", progress=False)
+    assert summary["rollbacks"][0]["switched_on"] == [{"name": "gp", "params": {"kind": "r1", "weight": 1.0, "interval": 1}}]
+    assert summary["status"] == "stopped" and summary["steps"] == 30
+    # the stop's record holds the raising evaluator's key (the rollback's record was rewound)
+    assert [(r["step"], r["probe_alarm"]) for r in records(tmp_path / "r")] == [(10, "none"), (20, "none"), (30, "stop")]

@@ -291,7 +291,7 @@ def evaluate(run: Run, d_loss: float = float("nan"), g_loss: float = float("nan"
             try:
                 record.update(ev.evaluate(ctx))
             except (StopTraining, RollBack) as sig:
-                record.update(getattr(sig, "record_keys", {}))  # the raising evaluator's own keys
+                record.update(sig.record_keys)  # the raising evaluator's own keys
                 sig.record = record
                 raise
     finally:
@@ -576,7 +576,7 @@ def _train(cfg: TrainConfig, out: Path, *, resume: bool, overwrite: bool, progre
                         for opt in (run.opt_g, run.opt_d):  # the restored rates, schedule included
                             for group in opt.param_groups:
                                 group["lr"] *= signal_.lr_scale
-                        switch_on(run, getattr(signal_, "switch_on", ()))  # a cure, from here on
+                        switch_on(run, signal_.switch_on)  # a cure, from here on
                     rollbacks.append({"at_step": at, "to_step": run.step, "reason": signal_.reason,
                                       "lr_scale": run.lr_scale})
                     if run.switched_on:

@@ -185,15 +185,10 @@ class MonitorEvaluator(Evaluator):
             cure = cure_spec(self.p.cure)
             self.events.append({"step": ctx.step, "verdict": verdict, "cure": self.p.cure,
                                 "collapse_step": lab.collapse_step})
-            sig = RollBack(f"monitor: {verdict} at step {ctx.step}: {reason}; rolling back and switching "
-                           f"{self.p.cure} on")
-            sig.switch_on = (cure,)
-            sig.record_keys = keys
-            raise sig
+            raise RollBack(f"monitor: {verdict} at step {ctx.step}: {reason}; rolling back and switching "
+                           f"{self.p.cure} on", switch_on=(cure,), record_keys=keys)
         if action == "stop":
-            sig = StopTraining(f"monitor: {verdict} at step {ctx.step}: {reason}", status="collapsed")
-            sig.record_keys = keys
-            raise sig
+            raise StopTraining(f"monitor: {verdict} at step {ctx.step}: {reason}", status="collapsed", record_keys=keys)
         return keys
 
     def on_rollback(self, step: int) -> None:
