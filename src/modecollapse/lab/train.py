@@ -302,16 +302,13 @@ def evaluate(run: Run, d_loss: float = float("nan"), g_loss: float = float("nan"
 def switch_on(run: Run, specs: typing.Iterable[TechniqueSpec]) -> None:
     """Switches techniques on in a running run (a rollback's cure): each is built, checked and
     set up against the run as it is, and its hooks join the others in the library's order.
-    Only techniques without a ``setup`` of their own qualify (one that replaces modules or
-    adds parameters would leave the optimisers holding stale ones)."""
+    Only some qualify (:meth:`~modecollapse.techniques.Technique.check_switchable`)."""
     for spec in specs:
         if any(t.name == spec.name for t in run.techniques):
             continue
         cls = TECHNIQUES.get(spec.name)
+        cls.check_switchable("the cure")
         tech = cls(params_from_dict(cls.Params, spec.params, f"technique {spec.name!r}"))
-        if tech.overrides("setup"):
-            raise ConfigError(f"technique {spec.name!r} sets the models up at the start, so it cannot be switched on "
-                              "mid-run; choose a cure that adds a loss term or a hook (e.g. gp, instance-noise).")
         tech.check(run.cfg, run.loss)
         run.techniques = library_order(run.techniques + [tech])
         run.hooks = HookTable.build(run.techniques)
