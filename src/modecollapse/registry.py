@@ -323,10 +323,13 @@ def flag_of(field: dataclasses.Field) -> str:
 
 
 def _scalar_type(typ: Any) -> type | None:
-    """int / float / str for a field annotated with one of them (or an Optional of one)."""
+    """int / float / str for a field annotated with one of them (or an Optional of one); str
+    for a Literal of strings (the value is checked where the field's owner validates it)."""
     args = [a for a in typing.get_args(typ) if a is not type(None)]
     if typ in (int, float, str):
         return typ
+    if typing.get_origin(typ) is typing.Literal and all(isinstance(a, str) for a in args):
+        return str
     if len(args) == 1 and args[0] in (int, float, str):
         return args[0]
     return None
@@ -355,8 +358,9 @@ def add_field_options(group: Any, cls: type, *, exclude: Iterable[str] = (), sho
         text = default if not isinstance(default, float) else round(default, 6)
         text = "auto" if default is None else text
         typ = _scalar_type(hints[f.name])
+        choices = f"one of {', '.join(typing.get_args(hints[f.name]))}; " if typing.get_origin(hints[f.name]) is typing.Literal else ""
         group.add_argument(flag, dest=dest, type=typ, default=None, metavar="N" if typ in (int, float) else "VALUE",
-                           help=f"{f.metadata.get('help', '')} (default {text})")
+                           help=f"{f.metadata.get('help', '')} ({choices}default {text})")
         added.append(dest)
     return added
 

@@ -31,7 +31,6 @@ from ..errors import ConfigError, TrainingDiverged
 from .evaluators import ALWAYS, EVALUATORS, EvalContext, Evaluator, RollBack, StopTraining
 from .losses import LOSSES, AdversarialLoss
 from ..models import ARCHS, resolve_arch
-from ..models.mlp import Activation, Norm
 from ..registry import params_from_dict
 from .strategy import SingleProcess
 from ..techniques import TECHNIQUES, DBatch, GBatch, HookTable, Technique, TechniqueContext, library_order
@@ -107,7 +106,7 @@ def resolve(cfg: TrainConfig) -> tuple[TrainConfig, Benchmark, AdversarialLoss, 
     dataset = params.build()
     # Defaults that depend on the benchmark, written out so config.json holds the values used.
     cfg.arch = resolve_arch(cfg.arch, dataset)
-    check_model_names(cfg)
+    cfg.validate()  # again, with the architecture known (--g-norm and --d-maxout shape the mlp only)
     cfg.eval_samples = cfg.eval_samples or dataset.eval_samples
     loss = LOSSES.get(cfg.loss)
     specs = list(cfg.techniques)
@@ -135,20 +134,6 @@ def resolve(cfg: TrainConfig) -> tuple[TrainConfig, Benchmark, AdversarialLoss, 
     cfg.techniques = [by_name[t.name] for t in techniques]
     cfg.evaluators = [TechniqueSpec(e.name, e.params_dict()) for e in resolve_evaluators(cfg)]
     return cfg, dataset, loss, techniques
-
-
-def check_model_names(cfg: TrainConfig) -> None:
-    """--activation, --d-norm, --g-norm and --d-maxout name something the models build
-    (checked before any run; ``cfg.arch`` is resolved)."""
-    activations, norms = typing.get_args(Activation), typing.get_args(Norm) + ("spectral",)
-    if cfg.activation not in activations:
-        raise ConfigError(f"unknown --activation {cfg.activation!r}; choose one of: {', '.join(activations)}.")
-    if cfg.d_norm not in norms:
-        raise ConfigError(f"unknown --d-norm {cfg.d_norm!r}; choose one of: {', '.join(norms)}.")
-    if cfg.g_norm not in ("none", "batch", "layer"):
-        raise ConfigError(f"unknown --g-norm {cfg.g_norm!r}; choose one of: none, batch, layer.")
-    if cfg.arch != "mlp" and (cfg.g_norm != "none" or cfg.d_maxout):
-        raise ConfigError(f"--g-norm and --d-maxout shape the mlp architecture; --arch {cfg.arch} has its own layers.")
 
 
 def resolve_evaluators(cfg: TrainConfig) -> list[Evaluator]:
