@@ -145,3 +145,20 @@ def test_signals_declare_their_fields_and_the_loop_reads_them(tiny_cfg, tmp_path
     assert summary["status"] == "stopped" and summary["steps"] == 30
     # the stop's record holds the raising evaluator's key (the rollback's record was rewound)
     assert [(r["step"], r["probe_alarm"]) for r in records(tmp_path / "r")] == [(10, "none"), (20, "none"), (30, "stop")]
+
+
+def test_every_evaluation_and_the_final_samples_draw_from_one_seed_formula(tiny_cfg, tmp_path):
+    """The samples of the evaluation at step s are G's at s with the seed eval_seed(seed, s);
+    the run's samples.npy are its last evaluation's."""
+    import numpy as np
+
+    from modecollapse.lab.train import build_run, eval_samples, eval_seed, generate, load_checkpoint_state
+
+    train(probe(tiny_cfg), tmp_path / "r", progress=False)
+    run = build_run(tiny_cfg)
+    load_checkpoint_state(run, load_checkpoint(tmp_path / "r"))
+    assert run.step == 30 and eval_seed(tiny_cfg.seed, 30) == tiny_cfg.seed * 7919 + 30
+    final = eval_samples(run)
+    assert torch.equal(final, generate(run, tiny_cfg.eval_samples, seed=eval_seed(tiny_cfg.seed, 30)))
+    assert np.array_equal(np.load(tmp_path / "r" / "samples.npy"), final.numpy())
+    assert records(tmp_path / "r")[-1]["sample_mean"] == float(final.mean())
