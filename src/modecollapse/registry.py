@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import argparse
 import difflib
+import math
 import sys
 import typing
 from dataclasses import field
@@ -132,7 +133,10 @@ def _convert(value: str, typ: Any, key: str, owner: str) -> Any:
         if typ is int:
             return int(value)
         if typ is float:
-            return float(value)
+            number = float(value)
+            if math.isnan(number):
+                raise ConfigError(f"{owner}: {key}={value!r} is not a number.")
+            return number
         if typ is str:
             return value
     except ValueError:
@@ -205,8 +209,8 @@ def json_value(value: Any, typ: Any, key: str, owner: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad()
         return value
-    if typ is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if typ is float:  # NaN is no value of any parameter: refused here for all of them
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             raise bad()
         return float(value)
     if typ is str:

@@ -67,6 +67,12 @@ class KIDParams:
     def validate(self) -> None:
         check_positive_int(self.subsets, "kid-subsets")
         check_positive_int(self.degree, "kid-degree")
+        if self.subset_size is not None:
+            check_positive_int(self.subset_size, "kid-subset-size", minimum=2)
+        if self.gamma is not None and not self.gamma > 0:
+            raise ConfigError(f"kid-gamma must be positive (or left out for 1/d), got {self.gamma}.")
+        if not self.coef0 >= 0:  # the polynomial kernel is positive definite for coef0 >= 0
+            raise ConfigError(f"kid-coef0 must be >= 0, got {self.coef0}.")
 
 
 @dataclass
@@ -82,6 +88,8 @@ class VendiParams:
             raise ConfigError(f"unknown Vendi kernel {self.kernel!r}; choose one of: {', '.join(KERNELS)}.")
         if not self.order >= 0:
             raise ConfigError(f"the Vendi order must be >= 0 (e.g. 0, 0.5, 1, 2, inf), got {self.order}.")
+        if self.bandwidth is not None and not self.bandwidth > 0:
+            raise ConfigError(f"vendi-bandwidth must be positive, got {self.bandwidth}.")
 
 
 @dataclass
@@ -92,6 +100,9 @@ class NDBParams:
 
     def validate(self) -> None:
         check_positive_int(self.max_iter, "ndb-max-iter")
+        check_positive_int(self.bins, "ndb-bins", minimum=2)
+        if not 0 < self.alpha < 1:
+            raise ConfigError(f"ndb-alpha must lie in (0, 1), got {self.alpha}.")
 
 
 @dataclass
@@ -99,6 +110,13 @@ class BirthdayParams:
     batch_size: int = option(256, help="birthday: batch size s in which duplicates are sought")
     threshold: float | None = option(None, help="birthday: duplicate distance (auto: the real quantile below)")
     quantile: float = option(0.001, help="birthday: quantile of real within-batch distances used as threshold")
+
+    def validate(self) -> None:
+        check_positive_int(self.batch_size, "birthday-batch-size", minimum=2)
+        if self.threshold is not None and not self.threshold >= 0:
+            raise ConfigError(f"birthday-threshold must be >= 0, got {self.threshold}.")
+        if not 0 < self.quantile < 1:
+            raise ConfigError(f"birthday-quantile must lie in (0, 1), got {self.quantile}.")
 
 
 @dataclass
@@ -108,6 +126,8 @@ class ISCParams:
 
     def validate(self) -> None:
         check_positive_int(self.splits, "isc-splits")
+        if self.seed < -1:
+            raise ConfigError(f"isc-seed must be >= 0, or -1 to keep the order, got {self.seed}.")
 
 
 @dataclass
@@ -121,6 +141,10 @@ class MIParams:
 @dataclass
 class MemorisationParams:
     ratio: float = option(1.0 / 3.0, help="memorisation: a fake copies a real sample when d1/d2 < ratio")
+
+    def validate(self) -> None:
+        if not 0 < self.ratio <= 1:
+            raise ConfigError(f"memorisation-ratio must lie in (0, 1], got {self.ratio}.")
 
 
 @dataclass
