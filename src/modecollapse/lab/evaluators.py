@@ -168,8 +168,9 @@ def register_evaluator(cls: type[Evaluator]) -> type[Evaluator]:
 
 @register_evaluator
 class ModeEvaluator(Evaluator):
-    """Mode coverage of the samples (``metrics/modes.py``): modes captured, high-quality
-    fraction, reverse KL of the mode histogram, counts per mode."""
+    """Mode coverage of the samples (``metrics/modes.py``, the protocol of Srivastava et al.
+    2017 and Lin et al. 2018): modes captured, high-quality fraction, reverse KL of the mode
+    histogram, counts per mode."""
 
     name = "modes"
     order = 0

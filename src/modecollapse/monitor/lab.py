@@ -142,7 +142,7 @@ class LabMonitor:
 
 @register_evaluator
 class MonitorEvaluator(Evaluator):
-    """``--monitor``: the collapse monitor's verdict at every evaluation, and ``--on-collapse``."""
+    """``--monitor``: the verdict of this project's collapse monitor at every evaluation, and ``--on-collapse``."""
 
     name = "monitor"
     Params = MonitorParams
