@@ -70,7 +70,7 @@ BAD = [
     (["--data-arg", "modes=many"], "is not a valid int"),
     (["--data-arg", "std=-1"], "std must be positive"),
     (["--gp", "kind=r9"], "choose one of: wgan-gp, r1, r2, dragan"),
-    (["--d-norm", "group"], "unknown --d-norm"),
+    (["--d-norm", "group"], "d_norm must be one of 'none', 'batch', 'layer', 'instance', 'spectral', got 'group'"),
     (["--beta1", "1.5"], "--beta1 must lie in [0, 1)"),
     (["--threads", "0"], "--threads must be >= 1"),
     (["--preset", "best", "--data", "stacked-mnist"], "is defined for the vector benchmarks"),
@@ -144,8 +144,8 @@ def test_help_lists_registry_choices(capsys):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--activation", "nonsense"], "unknown --activation 'nonsense'"),
-    (["--d-norm", "bogus"], "unknown --d-norm 'bogus'"),
+    (["--activation", "nonsense"], "activation must be one of 'relu'"),
+    (["--d-norm", "bogus"], "d_norm must be one of 'none'"),
     (["--arch", "resnet"], "unknown architecture 'resnet'"),
     (["--data-arg", "modes=0"], "modes"),
     (["--gp", "kind=r3"], "kind='r3'"),
@@ -200,3 +200,31 @@ def test_the_old_size_name_still_works_with_a_one_line_notice(capsys, tmp_path):
     assert p.side == 8
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "size is now called side" in err
+
+
+def test_model_choices_are_typed_with_the_models_literals_and_checked_once(tmp_path):
+    """activation, d_norm and g_norm carry the models' Literals: config.json values load, a bad
+    one is one sentence naming the key, and the choices named come from the Literal."""
+    import typing
+
+    from modecollapse.errors import ConfigError
+    from modecollapse.lab.config import TrainConfig
+    from modecollapse.models.choices import Activation, GNorm, Norm
+
+    hints = typing.get_type_hints(TrainConfig)
+    assert hints["activation"] is Activation and hints["g_norm"] is GNorm
+    assert typing.get_args(hints["d_norm"]) == (*typing.get_args(Norm), "spectral")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"activation": "tanh", "d_norm": "spectral", "g_norm": "layer"}))
+    cfg = TrainConfig.load(path)
+    assert (cfg.activation, cfg.d_norm, cfg.g_norm) == ("tanh", "spectral", "layer")
+    path.write_text(json.dumps({"g_norm": "instance"}))  # the discriminators' choice, not the generator's
+    with pytest.raises(ConfigError) as err:
+        TrainConfig.load(path)
+    assert str(err.value) == f"{path}: g_norm must be one of 'none', 'batch', 'layer', got 'instance'."
+    # a config built in Python meets the same choices in validate(), the run's one check
+    with pytest.raises(ConfigError) as err:
+        TrainConfig(g_norm="instance").validate()  # type: ignore[arg-type]
+    assert str(err.value) == "unknown --g-norm 'instance'; choose one of: none, batch, layer."
+    with pytest.raises(ConfigError, match="--arch dcgan has its own layers"):
+        TrainConfig(arch="dcgan", g_norm="batch").validate()

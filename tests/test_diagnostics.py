@@ -156,7 +156,15 @@ def test_diversity_tradeoff_is_seeded_and_applies_the_bonus(tmp_path):
     b = _run(tmp_path / "b", "diversity-tradeoff", **params)["results"]
     assert a == b  # same seed, same numbers
     assert a["sweep"][0]["spread"] != a["sweep"][1]["spread"]  # the bonus changes the generator
-    assert a["lambda"] == [0.0, 1.0] and all(0 <= v <= 1 for v in a["precision"] + a["recall"])
+    assert a["lambda"] == [0.0, 1.0]
+    # lambda = 0 is the plain GAN: its scores are those of a plain run of the diagnostic's settings
+    from modecollapse.diagnostics._common import TrainConfig, generate, scores, train_gan
+
+    plain, _ = train_gan(TrainConfig(data="ring", loss="nonsaturating", latent_dim=2, g_width=128, d_width=128, lr_g=2e-4,
+                                     lr_d=8e-4, beta2=0.9, batch_size=256, steps=20, seed=0))
+    real = plain.dataset.sample(200, torch.Generator().manual_seed(5))  # the experiment's ctx.generator(5) at seed 0
+    expected = scores(real=real, fake=generate(plain, 200, seed=101), benchmark=plain.dataset)
+    assert {k: a["sweep"][0][k] for k in expected} == expected
 
 
 def test_cli_list_json_and_bad_option(tmp_path, capsys):

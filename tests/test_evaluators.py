@@ -104,10 +104,70 @@ def test_rollback_restores_the_last_checkpoint_and_lowers_the_learning_rates(tin
     # steps 11..20 were trained twice: the second time at half the rate, so G differs from a plain run
     plain = train(tiny_cfg, tmp_path / "plain", progress=False)
     assert not all(torch.equal(a, b) for a, b in zip(state["G"].values(), load_checkpoint(tmp_path / "plain")["G"].values()))
-    assert summary["modes"] >= 0 and plain["status"] == "ok"
+    assert plain["status"] == "ok"
+    # the summary's mode statistics are those of the run's final samples (samples.npy), recounted
+    import numpy as np
+
+    from modecollapse.data import build_dataset
+    from modecollapse.metrics.modes import mode_stats
+
+    final = mode_stats(samples=torch.from_numpy(np.load(tmp_path / "r" / "samples.npy")), benchmark=build_dataset("ring", {}))
+    assert (summary["modes"], summary["counts"], summary["reverse_kl"]) == (final.modes, list(final.counts), final.reverse_kl)
+    assert summary["modes"] == sum(c > 0 for c in summary["counts"])
 
 
 def test_a_rollback_that_keeps_failing_stops_the_run(tiny_cfg, tmp_path):
     summary = train(probe(tiny_cfg, always_rollback=True), tmp_path / "r", progress=False)
     assert summary["status"] == "rolled-back" and len(summary["rollbacks"]) == RollBack.max_rollbacks
     assert summary["steps"] == 10 and "after 3 rollbacks" in summary["message"]
+
+
+@register_evaluator
+class CureProbe(Evaluator):
+    """Rolls back once at step 20 asking for a cure, then stops at step 30; both signals carry
+    the probe's own key for the record."""
+
+    name = "test-cure-probe"
+    order = 60
+
+    def __init__(self, params=None):
+        super().__init__(params)
+        self.fired = False
+
+    def evaluate(self, ctx):
+        if ctx.step == 20 and not self.fired:
+            self.fired = True
+            raise RollBack("alarm at 20", switch_on=(TechniqueSpec("gp", {"kind": "r1", "weight": 1.0}),),
+                           record_keys={"probe_alarm": "rollback"})
+        if ctx.step == 30:
+            raise StopTraining("enough at 30", record_keys={"probe_alarm": "stop"})
+        return {"probe_alarm": "none"}
+
+
+def test_signals_declare_their_fields_and_the_loop_reads_them(tiny_cfg, tmp_path):
+    """switch_on and record_keys are fields of the signals (with defaults), not attributes set
+    on them after construction; the loop acts on both."""
+    assert RollBack("r").switch_on == () and RollBack("r").record_keys == {} and StopTraining("s").record_keys == {}
+    cfg = dataclasses.replace(tiny_cfg, steps=40, evaluators=[TechniqueSpec("test-cure-probe", {})])
+    summary = train(cfg, tmp_path / "r", progress=False)
+    assert summary["rollbacks"][0]["switched_on"] == [{"name": "gp", "params": {"kind": "r1", "weight": 1.0, "interval": 1}}]
+    assert summary["status"] == "stopped" and summary["steps"] == 30
+    # the stop's record holds the raising evaluator's key (the rollback's record was rewound)
+    assert [(r["step"], r["probe_alarm"]) for r in records(tmp_path / "r")] == [(10, "none"), (20, "none"), (30, "stop")]
+
+
+def test_every_evaluation_and_the_final_samples_draw_from_one_seed_formula(tiny_cfg, tmp_path):
+    """The samples of the evaluation at step s are G's at s with the seed eval_seed(seed, s);
+    the run's samples.npy are its last evaluation's."""
+    import numpy as np
+
+    from modecollapse.lab.train import build_run, eval_samples, eval_seed, generate, load_checkpoint_state
+
+    train(probe(tiny_cfg), tmp_path / "r", progress=False)
+    run = build_run(tiny_cfg)
+    load_checkpoint_state(run, load_checkpoint(tmp_path / "r"))
+    assert run.step == 30 and eval_seed(tiny_cfg.seed, 30) == tiny_cfg.seed * 7919 + 30
+    final = eval_samples(run)
+    assert torch.equal(final, generate(run, tiny_cfg.eval_samples, seed=eval_seed(tiny_cfg.seed, 30)))
+    assert np.array_equal(np.load(tmp_path / "r" / "samples.npy"), final.numpy())
+    assert records(tmp_path / "r")[-1]["sample_mean"] == float(final.mean())

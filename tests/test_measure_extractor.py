@@ -68,7 +68,14 @@ def test_measure_folders_prints_paper_metrics_and_caches_the_real_features(tmp_p
     result = json.loads(capsys.readouterr().out)
     assert sum(count_images) == 4  # the fake set only: the real features came from the cache
     assert result["n_real"] == 6 and result["n_fake"] == 4 and result["dim"] == 2048
-    assert result["isc"] >= 1.0 and "kid" in result
+    assert "kid" in result
+    # the Inception Score of the fake images' logits, from the network directly (PNG keeps the pixels)
+    from modecollapse.features import logits_output
+    from modecollapse.metrics import isc
+
+    ext = resolve_extractor("inception-v3", weights=weights)
+    logits = ext.outputs_of(torch.from_numpy(pixels(4, 1)).permute(0, 3, 1, 2), (logits_output(ext),))[logits_output(ext)]
+    assert result["isc"] == pytest.approx(isc(logits=logits, splits=2, seed=2020).isc, rel=1e-6)
 
 
 def test_folder_npz_batch_and_tensor_give_the_same_features(tmp_path, weights):
@@ -125,4 +132,11 @@ def test_measure_with_dinov2_vits14(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MODECOLLAPSE_WEIGHTS", str(tmp_path))  # found by its usual name there
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["dim"] == 384 and result["fid"] > 0 and "isc" not in result
+    assert result["dim"] == 384 and "isc" not in result
+    # FID of the cached real features and the fake ones from the network directly
+    from modecollapse.metrics.fid import fid
+
+    (cached,) = (tmp_path / "cache").iterdir()
+    real = torch.load(cached, weights_only=True)["outputs"]["features"]
+    fake = load_network_outputs(str(tmp_path / "fake.npz"), resolve_extractor("dinov2-vits14"), outputs=("features",))
+    assert result["fid"] == pytest.approx(fid(real=real, fake=fake["features"]).fid, rel=1e-6)

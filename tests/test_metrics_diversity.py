@@ -46,8 +46,10 @@ def test_vendi_dual_equals_primal_and_orders_are_ordered():
     scores = [vendi(samples=x, order=q).vendi for q in (0.0, 0.5, 1.0, 2.0, math.inf)]
     assert scores[0] == pytest.approx(30.0)
     assert all(a >= b - 1e-9 for a, b in zip(scores, scores[1:]))
-    lin = vendi(samples=x, kernel="linear").vendi
-    assert 1.0 <= lin <= 30.0
+    # linear kernel: exp entropy of the eigenvalues of X X^T / n, here through those of X^T X (the dual)
+    ev = torch.linalg.eigvalsh(x.T @ x).clamp_min(0)
+    p = ev[ev > 1e-12] / ev.sum()
+    assert vendi(samples=x, kernel="linear").vendi == pytest.approx(float(torch.exp(-(p * p.log()).sum())), rel=1e-9)
 
 
 def test_vendi_rbf_needs_a_bandwidth_and_subsets_large_sets():

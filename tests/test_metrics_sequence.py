@@ -198,3 +198,20 @@ def test_bleu_definition_is_checked_and_chosen_on_the_command_line(tmp_path, cap
                            "--json"], capsys)
     assert rc == 0 and old["self_bleu"] == pytest.approx(self_bleu(seqs, definition="observed-orders"))
     assert old["self_bleu"] > default["self_bleu"]
+
+
+def test_sequence_metrics_dispatch_through_their_registry(monkeypatch):
+    """measure_sequences runs whatever SEQUENCE_METRICS holds, and each spec's needs and
+    direction are what the defaults, the checks and the result's higher_is_better read."""
+    from modecollapse.measure.sequences import (SEQUENCE_METRICS, SequenceMetricSpec, measure_sequences,
+                                                sequence_metric_names)
+
+    spec = SequenceMetricSpec("lines", False, "number of fake lines (this test's)", ("real",),
+                              lambda s: {"lines": float(len(s.fake))})
+    monkeypatch.setitem(SEQUENCE_METRICS._items, "lines", spec)  # registered for this test only
+    out = measure_sequences(fake=[LINE, LINE], real=[LINE], metrics=["lines", "distinct"])
+    assert out["lines"] == 2.0 and out["higher_is_better"] == {"lines": False, "distinct": True}
+    assert "lines" in sequence_metric_names(None, has_real=True, has_embeddings=False)[0]
+    assert "lines" not in sequence_metric_names(None, has_real=False, has_embeddings=False)[0]
+    with pytest.raises(ConfigError, match="'lines' compares with real samples"):
+        measure_sequences(fake=[LINE], metrics=["lines"])

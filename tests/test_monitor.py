@@ -160,6 +160,32 @@ def test_state_dict_round_trip(ring, tmp_path):
         other.load_state_dict(state)
 
 
+def test_state_fields_are_listed_once_and_each_comes_back(ring):
+    """The monitor's state is one table (CollapseMonitor._STATE): state_dict saves its keys in
+    the format of STATE_VERSION 2, and load_state_dict restores every one of them."""
+    from collections import deque
+
+    ds, real = ring
+    gen = torch.Generator().manual_seed(2)
+    m = CollapseMonitor(real=real)
+    for c in range(6):
+        m.update((c + 1) * EVERY, fake=batch(ds, list(range(8)) if c < 4 else [5], gen), d_loss=0.5, g_loss=1.0)
+    state = m.state_dict()
+    assert list(state) == ["version", "fingerprint", "settings", "next_due", "checks", "history", "bad_streak",
+                           "off_streak", "onset", "last_healthy", "warming", "warm_checks", "flat", "best",
+                           "start_step", "prev_hist", "hops", "d_first", "g_first", "d_recent", "g_recent",
+                           "report", "total_seconds"]
+    assert list(state)[3:] == [key for key, _ in CollapseMonitor._STATE]
+    back = CollapseMonitor(real=real)
+    back.load_state_dict(json.loads(json.dumps(state)))
+    assert back.state_dict() == json.loads(json.dumps(state))
+    for key, _ in CollapseMonitor._STATE:
+        mine, theirs = (getattr(x, CollapseMonitor._state_attr(key)) for x in (m, back))
+        assert type(mine) is type(theirs), key
+        if isinstance(mine, deque):
+            assert mine.maxlen == theirs.maxlen and list(mine) == list(theirs), key
+
+
 def test_check_interval_callbacks_log_and_early_stop(ring, tmp_path):
     ds, real = ring
     gen = torch.Generator().manual_seed(3)

@@ -76,3 +76,48 @@ def test_bad_monitor_options_exit_2(capsys, tmp_path, args, message):
     code, _, err = run_cli(capsys, "train", "--data", "ring", "--out", str(tmp_path / "r"), *TINY, *args)
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_cure_reads_its_keys_as_the_technique_option_does(monkeypatch):
+    """--cure T:k=v goes through parse_pairs like --T k=v, so a hyphenated key is the same key."""
+    import argparse
+    from dataclasses import dataclass, field
+
+    from modecollapse.lab.options import add_train_options, config_from_args
+    from modecollapse.monitor.lab import cure_spec
+    from modecollapse.techniques import TECHNIQUES, Technique
+
+    @dataclass
+    class TermParams:
+        extra_weight: float = field(default=1.0, metadata={"help": "weight"})
+
+    class Term(Technique):
+        name, Params, summary = "test-term", TermParams, "a loss term for this test"
+
+    # registered for this test only (the technique-pair tests iterate the registry)
+    monkeypatch.setitem(TECHNIQUES._items, Term.name, Term)
+    parser = argparse.ArgumentParser()
+    add_train_options(parser)
+    cfg = config_from_args(parser.parse_args(["--test-term", "extra-weight=2"]))
+    assert cure_spec("test-term:extra-weight=2") == cfg.techniques[0] == TechniqueSpec("test-term", {"extra_weight": 2.0})
+
+
+def test_one_check_says_which_techniques_can_be_switched_on(tiny_cfg, monkeypatch):
+    """The --cure option and the loop's switch_on ask the same check, the technique's own."""
+    from modecollapse.errors import ConfigError
+    from modecollapse.lab.train import build_run, switch_on
+    from modecollapse.monitor.lab import cure_spec
+    from modecollapse.techniques import Technique
+
+    asked = []
+
+    def check(cls, owner):
+        asked.append((cls.name, owner))
+        raise ConfigError("refused.")
+
+    monkeypatch.setattr(Technique, "check_switchable", classmethod(check))
+    with pytest.raises(ConfigError, match="refused"):
+        cure_spec("gp:kind=r1")
+    with pytest.raises(ConfigError, match="refused"):
+        switch_on(build_run(tiny_cfg), [TechniqueSpec("gp", {"kind": "r1"})])
+    assert [name for name, _ in asked] == ["gp", "gp"]

@@ -34,12 +34,7 @@ import torch
 
 from .errors import ConfigError
 from .fileio import check_out_dir, dir_mode, make_dir
-from .registry import Registry, params_from_dict
-
-
-@dataclass
-class NoParams:
-    """An experiment without parameters."""
+from .registry import NoParams, Registry, params_from_dict
 
 
 @dataclass(frozen=True)

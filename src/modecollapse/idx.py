@@ -37,6 +37,13 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     return Path(text).expanduser()
 
 
+def check_data_dir(data_dir: str, owner: str) -> None:
+    """A given ``data_dir`` (an experiment's ``--data-dir``) must be a folder; empty means
+    ``$MODECOLLAPSE_DATA``, checked when the files are read."""
+    if data_dir and not Path(data_dir).expanduser().is_dir():
+        raise ConfigError(f"{owner}: --data-dir {data_dir} is not a folder; give the folder that holds the MNIST IDX files.")
+
+
 def _find(data_dir: Path, stem: str) -> Path | None:
     for folder in (data_dir, data_dir / "mnist", data_dir / "MNIST" / "raw"):
         for name in (stem + ".gz", stem):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import argparse
 import difflib
+import math
 import sys
 import typing
 from dataclasses import field
@@ -17,6 +18,11 @@ from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
 from .errors import ConfigError
 
 T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class NoParams:
+    """The ``Params`` of a component without parameters (a technique, an evaluator, an experiment)."""
 
 
 class Registry(Generic[T]):
@@ -127,7 +133,10 @@ def _convert(value: str, typ: Any, key: str, owner: str) -> Any:
         if typ is int:
             return int(value)
         if typ is float:
-            return float(value)
+            number = float(value)
+            if math.isnan(number):
+                raise ConfigError(f"{owner}: {key}={value!r} is not a number.")
+            return number
         if typ is str:
             return value
     except ValueError:
@@ -200,8 +209,8 @@ def json_value(value: Any, typ: Any, key: str, owner: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad()
         return value
-    if typ is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if typ is float:  # NaN is no value of any parameter: refused here for all of them
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             raise bad()
         return float(value)
     if typ is str:
@@ -318,10 +327,13 @@ def flag_of(field: dataclasses.Field) -> str:
 
 
 def _scalar_type(typ: Any) -> type | None:
-    """int / float / str for a field annotated with one of them (or an Optional of one)."""
+    """int / float / str for a field annotated with one of them (or an Optional of one); str
+    for a Literal of strings (the value is checked where the field's owner validates it)."""
     args = [a for a in typing.get_args(typ) if a is not type(None)]
     if typ in (int, float, str):
         return typ
+    if typing.get_origin(typ) is typing.Literal and all(isinstance(a, str) for a in args):
+        return str
     if len(args) == 1 and args[0] in (int, float, str):
         return args[0]
     return None
@@ -350,8 +362,9 @@ def add_field_options(group: Any, cls: type, *, exclude: Iterable[str] = (), sho
         text = default if not isinstance(default, float) else round(default, 6)
         text = "auto" if default is None else text
         typ = _scalar_type(hints[f.name])
+        choices = f"one of {', '.join(typing.get_args(hints[f.name]))}; " if typing.get_origin(hints[f.name]) is typing.Literal else ""
         group.add_argument(flag, dest=dest, type=typ, default=None, metavar="N" if typ in (int, float) else "VALUE",
-                           help=f"{f.metadata.get('help', '')} (default {text})")
+                           help=f"{f.metadata.get('help', '')} ({choices}default {text})")
         added.append(dest)
     return added
 

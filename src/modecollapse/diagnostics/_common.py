@@ -25,7 +25,7 @@ from ..errors import ConfigError  # noqa: E402
 from ..metrics.modes import mode_stats  # noqa: E402
 from ..models.mlp import MLPDiscriminator  # noqa: E402
 from ..techniques.penalties import penalty  # noqa: E402
-from ..lab.train import build_run, generate, train_step  # noqa: E402
+from ..lab.train import build_run, eval_seed, generate, train_step  # noqa: E402
 
 __all__ = ["plt", "save", "quantile_normal", "small_critic", "gradient_penalty", "train_gan", "GANTrace",
            "g_loss_on", "TrainConfig", "TechniqueSpec", "generate"]
@@ -86,7 +86,7 @@ def train_gan(cfg: TrainConfig, *, steps: int | None = None, eval_every: int = 0
         trace.d_loss.append(float(d))
         trace.g_loss.append(float(g))
         if eval_every and (i % eval_every == 0 or i == run.cfg.steps):
-            s = mode_stats(samples=generate(run, eval_samples, seed=run.cfg.seed * 7919 + i), benchmark=run.dataset)
+            s = mode_stats(samples=generate(run, eval_samples, seed=eval_seed(run.cfg.seed, i)), benchmark=run.dataset)
             trace.eval_steps.append(i)
             trace.modes.append(s.modes)
             trace.hq_fraction.append(s.hq_fraction)

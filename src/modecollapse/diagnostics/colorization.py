@@ -56,6 +56,8 @@ class Params:
             raise ConfigError("chroma and radius must be positive, std >= 0.")
         if self.steps < 1 or self.batch < 2 or self.noise_dim < 1 or self.ms_weight < 0:
             raise ConfigError("steps >= 1, batch >= 2, noise-dim >= 1 and ms-weight >= 0 are needed.")
+        if not 0 <= self.min_share < 1:
+            raise ConfigError(f"min-share must lie in [0, 1), got {self.min_share}.")
 
 
 class ColourToy:

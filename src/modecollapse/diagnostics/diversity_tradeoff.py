@@ -33,6 +33,9 @@ class Params:
     samples: int = field(default=2000, metadata={"help": "samples scored per generator"})
 
     def validate(self) -> None:
+        from ..data import DATASETS
+
+        DATASETS.get(self.data)  # an unknown benchmark: one sentence naming the known ones
         if not self.lambdas or any(v < 0 for v in self.lambdas):
             raise ConfigError("lambdas must be >= 0, e.g. --lambdas 0,0.1,1.")
         if self.steps < 1 or self.samples < 10:

@@ -34,6 +34,9 @@ class Params:
     data: str = field(default="ring", metadata={"help": "synthetic benchmark to train on"})
 
     def validate(self) -> None:
+        from ..data import DATASETS
+
+        DATASETS.get(self.data)  # an unknown benchmark: one sentence naming the known ones
         if len(self.batch_sizes) < 2 or any(b < 1 or b != int(b) for b in self.batch_sizes):
             raise ConfigError("batch-sizes needs at least two positive integers, e.g. 8,64,512,4096.")
         if self.repeats < 2:

@@ -18,6 +18,7 @@ the KSG estimate of I(Z; X).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -48,6 +49,8 @@ class Params:
             raise ConfigError(f"points must be >= 2, got {self.points}.")
         if self.mi_samples < 10:
             raise ConfigError("mi-samples must be >= 10.")
+        if self.run and not (Path(self.run) / "config.json").is_file():
+            raise ConfigError(f"--run {self.run} is not a run directory of 'modecollapse train' (it has no config.json).")
 
 
 def walk(z0: torch.Tensor, z1: torch.Tensor, ts: torch.Tensor, kind: str) -> torch.Tensor:

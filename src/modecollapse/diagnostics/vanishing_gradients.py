@@ -56,6 +56,8 @@ class Params:
                 raise ConfigError(f"{k.replace('_', '-')} must be >= 1, got {getattr(self, k)}.")
         if self.lines_steps < 0:
             raise ConfigError(f"lines-steps must be >= 0, got {self.lines_steps}.")
+        if self.gp_weight < 0:
+            raise ConfigError(f"gp-weight must be >= 0, got {self.gp_weight}.")
 
 
 # -- closed form -------------------------------------------------------------------------------

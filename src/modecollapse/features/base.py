@@ -37,6 +37,7 @@ EXTRACTORS: Registry[Callable[[], Extractor]] = Registry("feature extractor")
 
 @EXTRACTORS.register("identity")
 def _identity() -> Extractor:
+    """Each sample flattened to one row: raw coordinates of toy data, or pixels (this project's default)."""
     return lambda x: x.reshape(len(x), -1)
 
 
@@ -74,6 +75,7 @@ def load_callable(spec: str, *, what: str = "feature extractor") -> Extractor:
 
 @EXTRACTORS.register("inception-v3")
 def _inception(*, weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> Extractor:
+    """The FID Inception-v3 graph (Szegedy et al. 2016; Heusel et al. 2017's FID weights): 2048 pool features and logits."""
     from .inception import inception_extractor
 
     return inception_extractor(weights=weights, device=device)
@@ -85,6 +87,7 @@ def _dinov2(arch: str) -> Callable[..., Extractor]:
 
         return dinov2_extractor(arch, weights=weights, device=device)
 
+    factory.__doc__ = f"The DINOv2 {arch} class token (Oquab et al. 2023), as Stein et al. 2023 evaluate generators with it."
     return factory
 
 

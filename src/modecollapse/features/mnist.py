@@ -82,5 +82,13 @@ def _extractor(pixel_range: PixelRange) -> Extractor:
     return MNISTFeatures(load_or_train(), pixel_range)
 
 
-EXTRACTORS.add("mnist", lambda: _extractor("auto"))
-EXTRACTORS.add("mnist-signed", lambda: _extractor((-1.0, 1.0)))
+@EXTRACTORS.register("mnist")
+def _mnist() -> Extractor:
+    """This project's digit classifier's 128 penultimate features per channel, pixels in [-1, 1] or [0, 1] (read off each batch)."""
+    return _extractor("auto")
+
+
+@EXTRACTORS.register("mnist-signed")
+def _mnist_signed() -> Extractor:
+    """This project's digit classifier's 128 penultimate features per channel, pixels always in [-1, 1]."""
+    return _extractor((-1.0, 1.0))

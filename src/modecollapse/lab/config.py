@@ -14,7 +14,12 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..fileio import atomic_write_text, read_json
-from ..registry import json_value, option
+from ..models.choices import Activation, GNorm, Norm
+from ..registry import flag_of, json_value, option
+
+#: ``--d-norm``: a normalisation the discriminators build, or ``spectral``, which a run resolves
+#: to the spectral-norm technique on D (``train.resolve``)
+DNorm = typing.Literal[Norm, "spectral"]
 
 
 @dataclass
@@ -24,10 +29,6 @@ class TechniqueSpec:
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
-
-
-#: the same record for a training-time evaluator (``evaluators.py``)
-EvaluatorSpec = TechniqueSpec
 
 
 @dataclass
@@ -47,11 +48,11 @@ class TrainConfig:
     g_depth: int = option(2, help="hidden layers of the generator")
     d_width: int = option(128, help="hidden width of the discriminator")
     d_depth: int = option(2, help="hidden layers of the discriminator")
-    activation: str = option("relu", help="hidden activation: relu, leaky_relu, tanh, elu, silu")
-    d_norm: str = option("none", help="discriminator normalisation: none, batch, layer, instance, spectral "
-                                      "(batch leaks batch statistics into D's verdict; spectral is --spectral-norm where=d)")
-    g_norm: str = option("none", help="generator normalisation after each hidden layer (mlp): none, batch, layer "
-                                      "(batch is PacGAN's generator; the dcgan generators always use batch)")
+    activation: Activation = option("relu", help="hidden activation")
+    d_norm: DNorm = option("none", help="discriminator normalisation (batch leaks batch statistics into D's verdict; "
+                                        "spectral is --spectral-norm where=d)")
+    g_norm: GNorm = option("none", help="generator normalisation after each hidden layer, mlp only (batch is PacGAN's "
+                                        "generator; the dcgan generators always use batch)")
     d_maxout: int = option(0, help="maxout pieces per hidden unit of the mlp discriminator: 0 for linear + --activation, "
                                    "k >= 2 for the max of k linear pieces (PacGAN's discriminator uses 5)")
     # optimisation
@@ -73,7 +74,14 @@ class TrainConfig:
     evaluators: list[TechniqueSpec] = option(factory=list, help="training-time evaluators", flag="--evaluator", resume=True)
 
     def validate(self) -> "TrainConfig":
-        """Raises :class:`ConfigError` on the first invalid value; returns ``self``."""
+        """Raises :class:`ConfigError` on the first invalid value; returns ``self``. The one
+        check of a run's settings (``train.resolve`` calls it, again once ``arch`` is resolved)."""
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if typing.get_origin(hints[f.name]) is typing.Literal and value not in typing.get_args(hints[f.name]):
+                choices = ", ".join(typing.get_args(hints[f.name]))
+                raise ConfigError(f"unknown {flag_of(f)} {value!r}; choose one of: {choices}.")
         positive = {
             "steps": self.steps,
             "batch_size": self.batch_size,
@@ -94,6 +102,8 @@ class TrainConfig:
                 raise ConfigError(f"--{key.replace('_', '-')} must be >= 0, got {value}.")
         if self.d_maxout == 1:
             raise ConfigError("--d-maxout 1 is a linear layer with no non-linearity; give 0 (off) or at least 2 pieces.")
+        if self.arch not in ("auto", "mlp") and (self.g_norm != "none" or self.d_maxout):
+            raise ConfigError(f"--g-norm and --d-maxout shape the mlp architecture; --arch {self.arch} has its own layers.")
         for key, value in {"beta1": self.beta1, "beta2": self.beta2}.items():
             if not 0 <= value < 1:
                 raise ConfigError(f"--{key} must lie in [0, 1), got {value}.")

@@ -47,41 +47,54 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterable
 
 import torch
 
 from ..data.base import Benchmark
+from .config import TechniqueSpec
 from ..metrics.modes import mode_stats
-from ..registry import Registry
+from ..registry import NoParams, Registry
 
 
 class EvaluatorSignal(Exception):
-    """Base of the signals an evaluator raises to steer the loop."""
+    """Base of the signals an evaluator raises to steer the loop.
 
-    def __init__(self, reason: str) -> None:
+    ``record_keys``: the raising evaluator's own keys for this evaluation's record (its
+    ``evaluate`` returns none when it raises). ``record``: the whole record of the evaluation,
+    every evaluator's keys up to and including these; the loop fills it in
+    (``train.evaluate``) and writes it to ``metrics.jsonl``.
+    """
+
+    def __init__(self, reason: str, *, record_keys: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.record_keys: dict[str, Any] = dict(record_keys or {})
+        self.record: dict[str, Any] = {}
 
 
 class StopTraining(EvaluatorSignal):
     """Stop now: checkpoint, summary with ``status`` and ``message=reason``."""
 
-    def __init__(self, reason: str, status: str = "stopped") -> None:
-        super().__init__(reason)
+    def __init__(self, reason: str, status: str = "stopped", *, record_keys: dict[str, Any] | None = None) -> None:
+        super().__init__(reason, record_keys=record_keys)
         self.status = status
 
 
 class RollBack(EvaluatorSignal):
-    """Go back to the last checkpoint and train on with the learning rates times ``lr_scale``."""
+    """Go back to the last checkpoint and train on with the learning rates times ``lr_scale``,
+    with the techniques of ``switch_on`` switched on from there (a cure; see
+    ``train.switch_on`` for which qualify)."""
 
     max_rollbacks: ClassVar[int] = 3
 
-    def __init__(self, reason: str, lr_scale: float = 1.0) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: str, lr_scale: float = 1.0, *, switch_on: Iterable[TechniqueSpec] = (),
+                 record_keys: dict[str, Any] | None = None) -> None:
+        super().__init__(reason, record_keys=record_keys)
         if not lr_scale > 0:
             raise ValueError(f"lr_scale must be positive, got {lr_scale}")
         self.lr_scale = lr_scale
+        self.switch_on: tuple[TechniqueSpec, ...] = tuple(switch_on)
 
 
 @dataclass
@@ -103,11 +116,6 @@ class EvalContext:
     D: torch.nn.Module
     generate: Callable[[int, int], torch.Tensor]
     seed: int
-
-
-@dataclass
-class NoParams:
-    """An evaluator without parameters."""
 
 
 class Evaluator:
@@ -160,8 +168,9 @@ def register_evaluator(cls: type[Evaluator]) -> type[Evaluator]:
 
 @register_evaluator
 class ModeEvaluator(Evaluator):
-    """Mode coverage of the samples (``metrics/modes.py``): modes captured, high-quality
-    fraction, reverse KL of the mode histogram, counts per mode."""
+    """Mode coverage of the samples (``metrics/modes.py``, the protocol of Srivastava et al.
+    2017 and Lin et al. 2018): modes captured, high-quality fraction, reverse KL of the mode
+    histogram, counts per mode."""
 
     name = "modes"
     order = 0

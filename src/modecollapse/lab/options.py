@@ -98,7 +98,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.evaluator:
         values["evaluators"] = with_evaluators(values.get("evaluators", []), args.evaluator)
     values["evaluators"] = with_monitor(values.get("evaluators", []), args)
-    return TrainConfig.from_dict(values)
+    return TrainConfig.from_dict(values, where="the options")
 
 
 def with_monitor(current: list, args: argparse.Namespace) -> list:

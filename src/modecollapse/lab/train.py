@@ -31,7 +31,6 @@ from ..errors import ConfigError, TrainingDiverged
 from .evaluators import ALWAYS, EVALUATORS, EvalContext, Evaluator, RollBack, StopTraining
 from .losses import LOSSES, AdversarialLoss
 from ..models import ARCHS, resolve_arch
-from ..models.mlp import Activation, Norm
 from ..registry import params_from_dict
 from .strategy import SingleProcess
 from ..techniques import TECHNIQUES, DBatch, GBatch, HookTable, Technique, TechniqueContext, library_order
@@ -107,7 +106,7 @@ def resolve(cfg: TrainConfig) -> tuple[TrainConfig, Benchmark, AdversarialLoss, 
     dataset = params.build()
     # Defaults that depend on the benchmark, written out so config.json holds the values used.
     cfg.arch = resolve_arch(cfg.arch, dataset)
-    check_model_names(cfg)
+    cfg.validate()  # again, with the architecture known (--g-norm and --d-maxout shape the mlp only)
     cfg.eval_samples = cfg.eval_samples or dataset.eval_samples
     loss = LOSSES.get(cfg.loss)
     specs = list(cfg.techniques)
@@ -135,20 +134,6 @@ def resolve(cfg: TrainConfig) -> tuple[TrainConfig, Benchmark, AdversarialLoss, 
     cfg.techniques = [by_name[t.name] for t in techniques]
     cfg.evaluators = [TechniqueSpec(e.name, e.params_dict()) for e in resolve_evaluators(cfg)]
     return cfg, dataset, loss, techniques
-
-
-def check_model_names(cfg: TrainConfig) -> None:
-    """--activation, --d-norm, --g-norm and --d-maxout name something the models build
-    (checked before any run; ``cfg.arch`` is resolved)."""
-    activations, norms = typing.get_args(Activation), typing.get_args(Norm) + ("spectral",)
-    if cfg.activation not in activations:
-        raise ConfigError(f"unknown --activation {cfg.activation!r}; choose one of: {', '.join(activations)}.")
-    if cfg.d_norm not in norms:
-        raise ConfigError(f"unknown --d-norm {cfg.d_norm!r}; choose one of: {', '.join(norms)}.")
-    if cfg.g_norm not in ("none", "batch", "layer"):
-        raise ConfigError(f"unknown --g-norm {cfg.g_norm!r}; choose one of: none, batch, layer.")
-    if cfg.arch != "mlp" and (cfg.g_norm != "none" or cfg.d_maxout):
-        raise ConfigError(f"--g-norm and --d-maxout shape the mlp architecture; --arch {cfg.arch} has its own layers.")
 
 
 def resolve_evaluators(cfg: TrainConfig) -> list[Evaluator]:
@@ -273,13 +258,24 @@ def generate(run: Run, n: int, seed: int) -> torch.Tensor:
     return torch.cat(out)
 
 
+def eval_seed(seed: int, step: int) -> int:
+    """The seed of the samples an evaluation at ``step`` of a run seeded ``seed`` draws: the
+    same samples whether the run went there in one go, resumed or rolled back."""
+    return seed * 7919 + step
+
+
+def eval_samples(run: Run) -> torch.Tensor:
+    """The samples of an evaluation of ``run`` at its current step (``cfg.eval_samples`` of them)."""
+    return generate(run, run.cfg.eval_samples, seed=eval_seed(run.cfg.seed, run.step))
+
+
 def evaluate(run: Run, d_loss: float = float("nan"), g_loss: float = float("nan")) -> tuple[dict[str, Any], torch.Tensor]:
     """One evaluation: every evaluator's keys for the step's record, and the samples they saw.
 
     Evaluators may raise :class:`StopTraining` / :class:`RollBack`; the record made so far is
     attached to the signal (``signal.record``) so the loop can still write it.
     """
-    samples = generate(run, run.cfg.eval_samples, seed=run.cfg.seed * 7919 + run.step)
+    samples = eval_samples(run)
     ctx = EvalContext(step=run.step, total_steps=run.cfg.steps, samples=samples, dataset=run.dataset,
                       d_loss=d_loss, g_loss=g_loss, G=run.G, D=run.D, seed=run.cfg.seed,
                       generate=lambda n, seed: generate(run, n, seed))
@@ -291,7 +287,7 @@ def evaluate(run: Run, d_loss: float = float("nan"), g_loss: float = float("nan"
             try:
                 record.update(ev.evaluate(ctx))
             except (StopTraining, RollBack) as sig:
-                record.update(getattr(sig, "record_keys", {}))  # the raising evaluator's own keys
+                record.update(sig.record_keys)  # the raising evaluator's own keys
                 sig.record = record
                 raise
     finally:
@@ -302,16 +298,13 @@ def evaluate(run: Run, d_loss: float = float("nan"), g_loss: float = float("nan"
 def switch_on(run: Run, specs: typing.Iterable[TechniqueSpec]) -> None:
     """Switches techniques on in a running run (a rollback's cure): each is built, checked and
     set up against the run as it is, and its hooks join the others in the library's order.
-    Only techniques without a ``setup`` of their own qualify (one that replaces modules or
-    adds parameters would leave the optimisers holding stale ones)."""
+    Only some qualify (:meth:`~modecollapse.techniques.Technique.check_switchable`)."""
     for spec in specs:
         if any(t.name == spec.name for t in run.techniques):
             continue
         cls = TECHNIQUES.get(spec.name)
+        cls.check_switchable("the cure")
         tech = cls(params_from_dict(cls.Params, spec.params, f"technique {spec.name!r}"))
-        if tech.overrides("setup"):
-            raise ConfigError(f"technique {spec.name!r} sets the models up at the start, so it cannot be switched on "
-                              "mid-run; choose a cure that adds a loss term or a hook (e.g. gp, instance-noise).")
         tech.check(run.cfg, run.loss)
         run.techniques = library_order(run.techniques + [tech])
         run.hooks = HookTable.build(run.techniques)
@@ -447,7 +440,88 @@ def train(
 def _train(cfg: TrainConfig, out: Path, *, resume: bool, overwrite: bool, progress: bool, stop_after: int | None,
            threads: int | str | None, strategy: SingleProcess | None, held: contextlib.ExitStack) -> dict[str, Any] | None:
     """:func:`train`'s body; ``held`` keeps the run directory's lock until it returns."""
-    strategy = strategy or SingleProcess()
+    session = _start(cfg, out, resume=resume, overwrite=overwrite, threads=threads,
+                     strategy=strategy or SingleProcess(), held=held)
+    run, strategy = session.run, session.strategy
+    end = session.cfg.steps if stop_after is None else min(session.cfg.steps, stop_after)
+    if session.completing:
+        end = run.step
+    from tqdm.auto import tqdm
+
+    suffix = f" x{strategy.world_size}" if strategy.world_size > 1 else ""
+    session.bar = tqdm(total=session.cfg.steps, initial=run.step, disable=not (progress and strategy.is_writer),
+                       desc=f"{session.cfg.data}/{session.cfg.loss}{suffix}", unit="step", dynamic_ncols=True,
+                       leave=False)
+    if not session.resumed:
+        session.save_checkpoint()  # step 0: a resume or a rollback before the first periodic checkpoint starts here
+    stop = StopRequest(strategy.signals(), repeat_raises=strategy.world_size == 1)
+    try:
+        with stop:
+            while run.step < end and _step(session, stop, end):
+                pass
+    except TrainingDiverged as err:
+        session.status, session.message = "diverged", str(err)
+    except KeyboardInterrupt:
+        session.status, session.message = "interrupted", f"interrupted at step {run.step}; continue with --resume {out}"
+    finally:
+        session.bar.close()
+
+    if session.status == "ok" and run.step < session.cfg.steps:
+        session.status = "interrupted"
+        session.message = f"stopped at step {run.step} of {session.cfg.steps}; continue with --resume {out}"
+    extra = strategy.describe(run)
+    if not strategy.is_writer:
+        return None
+    final, samples = _final_evaluation(session)
+    summary = make_summary(session.cfg, run, session.records, final, status=session.status, message=session.message,
+                           wall=session.wall())
+    if session.rollbacks:
+        summary["rollbacks"] = session.rollbacks
+    summary.update(extra)
+    rundir.finish(out, summary, samples, run.dataset, session.records)
+    return summary
+
+
+@dataclass
+class _Session:
+    """One call of :func:`train`: the run, where it is written and what the loop did so far."""
+
+    run: Run
+    cfg: TrainConfig  # as config.json holds it (the global batch)
+    out: Path
+    strategy: SingleProcess
+    resumed: bool  # continuing from a checkpoint (else a step-0 checkpoint is written first)
+    completing: bool  # a resumed run with nothing left to train: its final evaluation and summary only
+    stopped: Any  # the stop a resumed run's checkpoint records, a dict (an evaluator's, before a kill) or None
+    records: list[dict[str, Any]]  # metrics.jsonl as the loop holds it (the writing process)
+    elapsed_before: float  # wall seconds of the run before this call (a resume's)
+    started: float = field(default_factory=time.perf_counter)
+    status: str = "ok"
+    message: str = ""
+    rollbacks: list[dict[str, Any]] = field(default_factory=list)
+    last: tuple[dict[str, Any], torch.Tensor] | None = None  # the latest evaluation's record and samples
+    bar: Any = None  # the progress bar
+
+    def wall(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    def save_checkpoint(self, stopped: tuple[str, str] | None = None) -> None:
+        run, strategy = self.run, self.strategy
+        ranks = strategy.gather(rank_state(run))
+        if strategy.is_writer:
+            with strategy.unwrapped(run):
+                state = {**checkpoint_state(run), "other_ranks": ranks[1:], "world_size": strategy.world_size,
+                         "wall_seconds": self.wall()}
+                if stopped:  # a resume after a kill before summary.json then finishes, not trains on
+                    state["stopped"] = {"status": stopped[0], "message": stopped[1]}
+            rundir.save_checkpoint(self.out, state)
+
+
+def _start(cfg: TrainConfig, out: Path, *, resume: bool, overwrite: bool, threads: int | str | None,
+           strategy: SingleProcess, held: contextlib.ExitStack) -> _Session:
+    """Set-up: builds the run, takes the run directory (made, or its checkpoint and metrics read
+    back on ``resume``), writes config.json and wraps the models for the strategy. A bad
+    config or run directory is one :class:`ConfigError`, on every process alike."""
     error = None
     run = None
     try:
@@ -504,129 +578,108 @@ def _train(cfg: TrainConfig, out: Path, *, resume: bool, overwrite: bool, progre
         error = str(err)
     strategy.agree(error)
     run.G, run.D = strategy.wrap(run.G, run.device), strategy.wrap(run.D, run.device)
-
-    from tqdm.auto import tqdm
-
-    started = time.perf_counter()
-
-    def wall() -> float:
-        return elapsed_before + time.perf_counter() - started
-
-    def save_checkpoint(stopped: tuple[str, str] | None = None) -> None:
-        ranks = strategy.gather(rank_state(run))
-        if strategy.is_writer:
-            with strategy.unwrapped(run):
-                state = {**checkpoint_state(run), "other_ranks": ranks[1:], "world_size": strategy.world_size,
-                         "wall_seconds": wall()}
-                if stopped:  # a resume after a kill before summary.json then finishes, not trains on
-                    state["stopped"] = {"status": stopped[0], "message": stopped[1]}
-            rundir.save_checkpoint(out, state)
-
-    status, message = "ok", ""
+    session = _Session(run=run, cfg=saved_cfg, out=out, strategy=strategy, resumed=resume, completing=completing,
+                       stopped=stopped, records=records,
+                       elapsed_before=elapsed_before)
     if isinstance(stopped, dict):  # an evaluator had stopped the run: the summary says so
-        status, message = str(stopped.get("status", "stopped")), str(stopped.get("message", ""))
-    rollbacks: list[dict[str, Any]] = []
-    end = saved_cfg.steps if stop_after is None else min(saved_cfg.steps, stop_after)
-    if completing:
-        end = run.step
-    suffix = f" x{strategy.world_size}" if strategy.world_size > 1 else ""
-    bar = tqdm(total=saved_cfg.steps, initial=run.step, disable=not (progress and strategy.is_writer),
-               desc=f"{saved_cfg.data}/{saved_cfg.loss}{suffix}", unit="step", dynamic_ncols=True, leave=False)
-    last: tuple[dict[str, Any], torch.Tensor] | None = None
-    if not resume:
-        save_checkpoint()  # step 0: a resume or a rollback before the first periodic checkpoint starts here
-    stop = StopRequest(strategy.signals(), repeat_raises=strategy.world_size == 1)
-    try:
-        with stop:
-            while run.step < end:
-                d_loss, g_loss = train_step(run)
-                bar.update(1)
-                reduced = strategy.reduce(torch.stack([d_loss.float().cpu(), g_loss.float().cpu(),
-                                                       torch.tensor(float(stop.requested))]))
-                d_val, g_val, stop_now = (float(v) for v in reduced)
-                if not (math.isfinite(d_val) and math.isfinite(g_val)):
-                    raise TrainingDiverged(f"loss became non-finite at step {run.step} (d_loss={d_val}, g_loss={g_val})")
-                at_end = run.step == saved_cfg.steps
-                signal_: StopTraining | RollBack | None = None
-                if run.step % saved_cfg.eval_every == 0 or at_end:
-                    if strategy.is_writer:
-                        with strategy.unwrapped(run):
-                            try:
-                                record, samples = evaluate(run, d_val, g_val)
-                            except (StopTraining, RollBack) as sig:
-                                record, samples, signal_ = sig.record, None, sig
-                        record = {"step": run.step, **record, "d_loss": d_val, "g_loss": g_val, "wall_seconds": wall()}
-                        records.append(record)
-                        rundir.append_metrics(out, record)
-                        if samples is not None:
-                            last = (record, samples)
-                            rundir.save_eval_samples(out, run.step, samples, run.dataset)
-                        bar.set_postfix_str(", ".join(filter(None, (e.progress(record) for e in run.evaluators))))
-                    signal_ = strategy.broadcast(signal_)
-                if isinstance(signal_, RollBack):
-                    if len(rollbacks) >= RollBack.max_rollbacks:
-                        status, message = "rolled-back", (f"stopped at step {run.step}: {signal_.reason} "
-                                                          f"(after {len(rollbacks)} rollbacks)")
-                        save_checkpoint(stopped=(status, message))
-                        break
-                    at = run.step
-                    with strategy.unwrapped(run):
-                        load_checkpoint_state(run, rundir.load_checkpoint(out), strategy.rank, evaluators=False)
-                        run.lr_scale *= signal_.lr_scale  # the base a schedule (lr-decay) scales from
-                        for opt in (run.opt_g, run.opt_d):  # the restored rates, schedule included
-                            for group in opt.param_groups:
-                                group["lr"] *= signal_.lr_scale
-                        switch_on(run, getattr(signal_, "switch_on", ()))  # a cure, from here on
-                    rollbacks.append({"at_step": at, "to_step": run.step, "reason": signal_.reason,
-                                      "lr_scale": run.lr_scale})
-                    if run.switched_on:
-                        rollbacks[-1]["switched_on"] = [dataclasses.asdict(t) for t in run.switched_on]
-                    if strategy.is_writer:
-                        records[:] = rundir.rewind_metrics(out, upto=run.step)
-                    for e in run.evaluators:
-                        e.on_rollback(run.step)
-                    bar.reset(total=saved_cfg.steps)
-                    bar.update(run.step)
-                    continue
-                if isinstance(signal_, StopTraining):
-                    status, message = signal_.status, signal_.reason
-                    save_checkpoint(stopped=(status, message))
-                    break
-                if run.step % saved_cfg.checkpoint_every == 0 or at_end:
-                    save_checkpoint()
-                elif stop_now or run.step == end:
-                    save_checkpoint()  # stopping here: the resume continues from this very step
-                if stop_now:
-                    break
-    except TrainingDiverged as err:
-        status, message = "diverged", str(err)
-    except KeyboardInterrupt:
-        status, message = "interrupted", f"interrupted at step {run.step}; continue with --resume {out}"
-    finally:
-        bar.close()
+        session.status, session.message = str(stopped.get("status", "stopped")), str(stopped.get("message", ""))
+    return session
 
-    if status == "ok" and run.step < saved_cfg.steps:
-        status, message = "interrupted", f"stopped at step {run.step} of {saved_cfg.steps}; continue with --resume {out}"
-    extra = strategy.describe(run)
-    if not strategy.is_writer:
-        return None
-    with strategy.unwrapped(run):
-        if completing and not stopped and records and records[-1]["step"] == run.step:
-            # the final evaluation was made before the kill: its record, and the samples it saw
-            last = (records[-1], generate(run, run.cfg.eval_samples, seed=run.cfg.seed * 7919 + run.step))
-        if last is None or last[0]["step"] != run.step:
+
+def _step(session: _Session, stop: StopRequest, end: int) -> bool:
+    """One step of the loop: train, agree on the losses (and a stop request) across processes,
+    evaluate when one is due and act on an evaluator's signal, checkpoint when one is due.
+    False when the loop ends at this step."""
+    run, cfg, strategy = session.run, session.cfg, session.strategy
+    d_loss, g_loss = train_step(run)
+    session.bar.update(1)
+    reduced = strategy.reduce(torch.stack([d_loss.float().cpu(), g_loss.float().cpu(),
+                                           torch.tensor(float(stop.requested))]))
+    d_val, g_val, stop_now = (float(v) for v in reduced)
+    if not (math.isfinite(d_val) and math.isfinite(g_val)):
+        raise TrainingDiverged(f"loss became non-finite at step {run.step} (d_loss={d_val}, g_loss={g_val})")
+    at_end = run.step == cfg.steps
+    signal_: StopTraining | RollBack | None = None
+    if run.step % cfg.eval_every == 0 or at_end:
+        signal_ = _evaluate_step(session, d_val, g_val)
+    if isinstance(signal_, RollBack):
+        if len(session.rollbacks) >= RollBack.max_rollbacks:
+            session.status = "rolled-back"
+            session.message = f"stopped at step {run.step}: {signal_.reason} (after {len(session.rollbacks)} rollbacks)"
+            session.save_checkpoint(stopped=(session.status, session.message))
+            return False
+        _roll_back(session, signal_)
+        return True
+    if isinstance(signal_, StopTraining):
+        session.status, session.message = signal_.status, signal_.reason
+        session.save_checkpoint(stopped=(session.status, session.message))
+        return False
+    if run.step % cfg.checkpoint_every == 0 or at_end:
+        session.save_checkpoint()
+    elif stop_now or run.step == end:
+        session.save_checkpoint()  # stopping here: the resume continues from this very step
+    return not stop_now
+
+
+def _evaluate_step(session: _Session, d_val: float, g_val: float) -> StopTraining | RollBack | None:
+    """The evaluation of this step, on the writing process: its record appended to
+    metrics.jsonl, its samples saved; returns the evaluators' signal, sent to every process."""
+    run, strategy = session.run, session.strategy
+    signal_: StopTraining | RollBack | None = None
+    if strategy.is_writer:
+        with strategy.unwrapped(run):
             try:
-                final, samples = evaluate(run)
-            except (StopTraining, RollBack) as sig:  # the run is over: nothing left to steer
-                final, samples = sig.record, generate(run, run.cfg.eval_samples, seed=run.cfg.seed * 7919 + run.step)
-        else:
-            final, samples = last
-    summary = make_summary(saved_cfg, run, records, final, status=status, message=message, wall=wall())
-    if rollbacks:
-        summary["rollbacks"] = rollbacks
-    summary.update(extra)
-    rundir.finish(out, summary, samples, run.dataset, records)
-    return summary
+                record, samples = evaluate(run, d_val, g_val)
+            except (StopTraining, RollBack) as sig:
+                record, samples, signal_ = sig.record, None, sig
+        record = {"step": run.step, **record, "d_loss": d_val, "g_loss": g_val, "wall_seconds": session.wall()}
+        session.records.append(record)
+        rundir.append_metrics(session.out, record)
+        if samples is not None:
+            session.last = (record, samples)
+            rundir.save_eval_samples(session.out, run.step, samples, run.dataset)
+        session.bar.set_postfix_str(", ".join(filter(None, (e.progress(record) for e in run.evaluators))))
+    return strategy.broadcast(signal_)
+
+
+def _roll_back(session: _Session, sig: RollBack) -> None:
+    """An evaluator's :class:`RollBack`: the run goes back to its last checkpoint, its learning
+    rates times ``sig.lr_scale`` and ``sig.switch_on`` switched on; later records are dropped."""
+    run, strategy = session.run, session.strategy
+    at = run.step
+    with strategy.unwrapped(run):
+        load_checkpoint_state(run, rundir.load_checkpoint(session.out), strategy.rank, evaluators=False)
+        run.lr_scale *= sig.lr_scale  # the base a schedule (lr-decay) scales from
+        for opt in (run.opt_g, run.opt_d):  # the restored rates, schedule included
+            for group in opt.param_groups:
+                group["lr"] *= sig.lr_scale
+        switch_on(run, sig.switch_on)  # a cure, from here on
+    session.rollbacks.append({"at_step": at, "to_step": run.step, "reason": sig.reason, "lr_scale": run.lr_scale})
+    if run.switched_on:
+        session.rollbacks[-1]["switched_on"] = [dataclasses.asdict(t) for t in run.switched_on]
+    if strategy.is_writer:
+        session.records[:] = rundir.rewind_metrics(session.out, upto=run.step)
+    for e in run.evaluators:
+        e.on_rollback(run.step)
+    session.bar.reset(total=session.cfg.steps)
+    session.bar.update(run.step)
+
+
+def _final_evaluation(session: _Session) -> tuple[dict[str, Any], torch.Tensor]:
+    """The record and samples of the run's last step for summary.json and samples.npy: the
+    loop's own last evaluation when it was made at this step, else a fresh one (an evaluator's
+    signal changes nothing now: the run is over)."""
+    run = session.run
+    with session.strategy.unwrapped(run):
+        if session.completing and not session.stopped and session.records and session.records[-1]["step"] == run.step:
+            # the final evaluation was made before the kill: its record, and the samples it saw
+            session.last = (session.records[-1], eval_samples(run))
+        if session.last is not None and session.last[0]["step"] == run.step:
+            return session.last
+        try:
+            return evaluate(run)
+        except (StopTraining, RollBack) as sig:
+            return sig.record, eval_samples(run)
 
 
 def _nothing_trained(out: Path) -> bool:

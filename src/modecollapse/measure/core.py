@@ -67,6 +67,12 @@ class KIDParams:
     def validate(self) -> None:
         check_positive_int(self.subsets, "kid-subsets")
         check_positive_int(self.degree, "kid-degree")
+        if self.subset_size is not None:
+            check_positive_int(self.subset_size, "kid-subset-size", minimum=2)
+        if self.gamma is not None and not self.gamma > 0:
+            raise ConfigError(f"kid-gamma must be positive (or left out for 1/d), got {self.gamma}.")
+        if not self.coef0 >= 0:  # the polynomial kernel is positive definite for coef0 >= 0
+            raise ConfigError(f"kid-coef0 must be >= 0, got {self.coef0}.")
 
 
 @dataclass
@@ -82,6 +88,8 @@ class VendiParams:
             raise ConfigError(f"unknown Vendi kernel {self.kernel!r}; choose one of: {', '.join(KERNELS)}.")
         if not self.order >= 0:
             raise ConfigError(f"the Vendi order must be >= 0 (e.g. 0, 0.5, 1, 2, inf), got {self.order}.")
+        if self.bandwidth is not None and not self.bandwidth > 0:
+            raise ConfigError(f"vendi-bandwidth must be positive, got {self.bandwidth}.")
 
 
 @dataclass
@@ -92,6 +100,9 @@ class NDBParams:
 
     def validate(self) -> None:
         check_positive_int(self.max_iter, "ndb-max-iter")
+        check_positive_int(self.bins, "ndb-bins", minimum=2)
+        if not 0 < self.alpha < 1:
+            raise ConfigError(f"ndb-alpha must lie in (0, 1), got {self.alpha}.")
 
 
 @dataclass
@@ -99,6 +110,13 @@ class BirthdayParams:
     batch_size: int = option(256, help="birthday: batch size s in which duplicates are sought")
     threshold: float | None = option(None, help="birthday: duplicate distance (auto: the real quantile below)")
     quantile: float = option(0.001, help="birthday: quantile of real within-batch distances used as threshold")
+
+    def validate(self) -> None:
+        check_positive_int(self.batch_size, "birthday-batch-size", minimum=2)
+        if self.threshold is not None and not self.threshold >= 0:
+            raise ConfigError(f"birthday-threshold must be >= 0, got {self.threshold}.")
+        if not 0 < self.quantile < 1:
+            raise ConfigError(f"birthday-quantile must lie in (0, 1), got {self.quantile}.")
 
 
 @dataclass
@@ -108,6 +126,8 @@ class ISCParams:
 
     def validate(self) -> None:
         check_positive_int(self.splits, "isc-splits")
+        if self.seed < -1:
+            raise ConfigError(f"isc-seed must be >= 0, or -1 to keep the order, got {self.seed}.")
 
 
 @dataclass
@@ -121,6 +141,10 @@ class MIParams:
 @dataclass
 class MemorisationParams:
     ratio: float = option(1.0 / 3.0, help="memorisation: a fake copies a real sample when d1/d2 < ratio")
+
+    def validate(self) -> None:
+        if not 0 < self.ratio <= 1:
+            raise ConfigError(f"memorisation-ratio must lie in (0, 1], got {self.ratio}.")
 
 
 @dataclass
@@ -230,14 +254,16 @@ class Session:
         return mean, cov
 
 
-def _prdc_metric(name: str, prefix: str) -> Callable[[Session], tuple[dict, dict]]:
+def _prdc_metric(name: str, prefix: str, source: str) -> Callable[[Session], tuple[dict, dict]]:
     def compute(s: Session) -> tuple[dict, dict]:
         return {name: getattr(s.prdc(), name)}, {"k": s.p.of(prefix).k}
 
+    compute.__doc__ = f"{name.capitalize()} of the fake set against the real set ({source}); one k-NN sweep for all four."
     return compute
 
 
 def _fid(s: Session) -> tuple[dict, dict]:
+    """Frechet distance of the feature Gaussians (Heusel et al. 2017), real moments from a reference when given."""
     fake = s.inputs.fake
     check_features(fake, "fake", min_samples=2, why="a covariance needs 2 samples")
     mu_r, cov_r = s.real_moments()
@@ -249,6 +275,7 @@ def _fid(s: Session) -> tuple[dict, dict]:
 
 
 def _kid(s: Session) -> tuple[dict, dict]:
+    """Kernel Inception Distance (Binkowski et al. 2018): unbiased MMD^2 averaged over subsets."""
     p = s.p.of("kid")
     r = kid(real=s.real, fake=s.inputs.fake, subsets=p.subsets, subset_size=p.subset_size,
             degree=p.degree, gamma=p.gamma, coef0=p.coef0, seed=s.p.seed, device=s.p.device)
@@ -258,6 +285,7 @@ def _kid(s: Session) -> tuple[dict, dict]:
 
 
 def _vendi(s: Session) -> tuple[dict, dict]:
+    """Vendi score of the fake set, and of the real set when given (Friedman & Dieng 2023)."""
     p = s.p.of("vendi")
     kw = dict(order=p.order, kernel=p.kernel, bandwidth=p.bandwidth,
               max_exact=p.max_exact, seed=s.p.seed, chunk_size=s.p.chunk_size, device=s.p.device)
@@ -271,6 +299,7 @@ def _vendi(s: Session) -> tuple[dict, dict]:
 
 
 def _ndb(s: Session) -> tuple[dict, dict]:
+    """Number of statistically different bins and their JS divergence (Richardson & Weiss 2018)."""
     p = s.p.of("ndb")
     r = ndb(real=s.real, fake=s.inputs.fake, bins=p.bins, alpha=p.alpha, max_iter=p.max_iter,
             seed=s.p.seed, chunk_size=s.p.chunk_size)
@@ -279,6 +308,7 @@ def _ndb(s: Session) -> tuple[dict, dict]:
 
 
 def _birthday(s: Session) -> tuple[dict, dict]:
+    """Support size by the birthday paradox, fake and real (Arora & Zhang 2017)."""
     p = s.p.of("birthday")
     r = birthday(real=s.real, fake=s.inputs.fake, threshold=p.threshold, quantile=p.quantile,
                  batch_size=p.batch_size, seed=s.p.seed)
@@ -290,6 +320,7 @@ def _birthday(s: Session) -> tuple[dict, dict]:
 
 
 def _isc(s: Session) -> tuple[dict, dict]:
+    """Inception Score of the fake set from its logits (Salimans et al. 2016)."""
     assert s.inputs.logits is not None
     p = s.p.of("isc")
     r = isc(logits=s.inputs.logits, splits=p.splits, seed=None if p.seed < 0 else p.seed)
@@ -297,12 +328,14 @@ def _isc(s: Session) -> tuple[dict, dict]:
 
 
 def _mutual_info(s: Session) -> tuple[dict, dict]:
+    """KSG estimate of I(latent; fake) (Kraskov et al. 2004)."""
     assert s.inputs.latent is not None
     r = mutual_information(latent=s.inputs.latent, samples=s.inputs.fake, k=s.p.of("mi").k, device=s.p.device)
     return {"mutual_info": r.mutual_info}, {"k": r.k, "unit": "nats"}
 
 
 def _memorisation(s: Session) -> tuple[dict, dict]:
+    """Share of fake samples copying one real sample, d1/d2 < ratio (Yoon et al. 2023), and the real set's own rate."""
     ref = s.inputs.reference
     knn = ref.knn_for(2, compute_dtype(s.real)) if ref is not None else None
     r = memorisation(real=s.real, fake=s.inputs.fake, ratio=s.p.of("memorisation").ratio,
@@ -312,6 +345,7 @@ def _memorisation(s: Session) -> tuple[dict, dict]:
 
 
 def _effective_rank(s: Session) -> tuple[dict, dict]:
+    """Effective rank of the fake embeddings, and of the real ones when given (Roy & Vetterli 2007; RankMe)."""
     values = {"effective_rank": effective_rank(embeddings=s.inputs.fake).effective_rank}
     if s.inputs.real is not None:
         values["effective_rank_real"] = effective_rank(embeddings=s.real).effective_rank
@@ -319,11 +353,13 @@ def _effective_rank(s: Session) -> tuple[dict, dict]:
 
 
 def _embedding_std(s: Session) -> tuple[dict, dict]:
+    """Per-dimension std of the fake embeddings, mean and min (Bardes et al. 2022, VICReg)."""
     r = embedding_std(embeddings=s.inputs.fake)
     return {"embedding_std": r.embedding_std, "embedding_std_min": r.embedding_std_min}, {"normalized": False}
 
 
 def _modes(s: Session) -> tuple[dict, dict]:
+    """Modes captured, high-quality fraction and reverse KL on known modes (Srivastava et al. 2017; Lin et al. 2018)."""
     assert s.inputs.modes is not None
     fake = s.inputs.fake
     check_features(fake, "fake")
@@ -339,13 +375,13 @@ def _modes(s: Session) -> tuple[dict, dict]:
 
 for _spec in [
     MetricSpec("precision", True, "fraction of fake samples inside the real k-NN manifold (fidelity; "
-               "Kynkaanniemi 2019)", ("real",), _prdc_metric("precision", "pr"), PRParams, "pr"),
+               "Kynkaanniemi 2019)", ("real",), _prdc_metric("precision", "pr", "Kynkaanniemi et al. 2019"), PRParams, "pr"),
     MetricSpec("recall", True, "fraction of real samples inside the fake k-NN manifold (diversity; falls when "
-               "modes are dropped)", ("real",), _prdc_metric("recall", "pr"), PRParams, "pr"),
+               "modes are dropped)", ("real",), _prdc_metric("recall", "pr", "Kynkaanniemi et al. 2019"), PRParams, "pr"),
     MetricSpec("density", True, "real k-NN balls holding each fake sample / k, ~1 for a match (Naeem 2020)",
-               ("real",), _prdc_metric("density", "dc"), DCParams, "dc"),
+               ("real",), _prdc_metric("density", "dc", "Naeem et al. 2020"), DCParams, "dc"),
     MetricSpec("coverage", True, "fraction of real k-NN balls holding a fake sample (falls when modes are dropped)",
-               ("real",), _prdc_metric("coverage", "dc"), DCParams, "dc"),
+               ("real",), _prdc_metric("coverage", "dc", "Naeem et al. 2020"), DCParams, "dc"),
     MetricSpec("fid", False, "Frechet distance of the feature Gaussians (blind to modes that keep the moments)",
                (), _fid),
     MetricSpec("kid", False, "unbiased MMD^2, cubic polynomial kernel, mean (kid) and std (kid_std) over subsets",

@@ -13,6 +13,7 @@ precision, recall, density and coverage with one).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,17 +23,83 @@ from ..errors import ConfigError
 from ..metrics.sequence import (
     BLEU_DEFINITIONS, Tokens, bleu_against, distinct_n, ngram_counts, ngram_coverage, ngram_entropy, self_bleu,
 )
+from ..registry import Registry
 
-#: name -> (higher is better, needs real, summary); each expands to its JSON keys below
-SEQUENCE_METRICS: dict[str, tuple[bool, bool, str]] = {
-    "distinct": (True, False, "distinct_n: unique / total n-grams over all lines, n = 1..--max-n (Li et al. 2016)"),
-    "entropy": (True, False, "entropy_n: Shannon entropy (nats) of the n-gram distribution (Zhang et al. 2018)"),
-    "self_bleu": (False, False, "mean BLEU-4 of each line against all the others (Zhu et al. 2018; 1 = identical "
-                                "lines), as --bleu-definition says (default Texygen's)"),
-    "bleu": (True, True, "mean BLEU-4 of each fake line with the real lines as references (fidelity), as "
-                         "--bleu-definition says"),
-    "ngram_coverage": (True, True, "ngram_coverage_n: share of the real set's distinct n-grams the fake set uses"),
-}
+
+@dataclass(frozen=True)
+class SequenceInputs:
+    """One measurement of token sequences: the sets and the parameters every metric reads."""
+
+    fake: list[Tokens]
+    real: list[Tokens] | None
+    max_n: int
+    bleu_definition: str
+
+
+@dataclass(frozen=True)
+class SequenceMetricSpec:
+    """A sequence metric as ``modecollapse measure`` knows it: ``compute`` returns its JSON keys
+    (``distinct`` gives ``distinct_1`` ... ``distinct_<max_n>``)."""
+
+    name: str
+    higher_is_better: bool
+    summary: str
+    needs: tuple[str, ...]  # of "real"
+    compute: Callable[[SequenceInputs], dict[str, float]]
+
+
+#: sequence metric name -> spec; ``--metrics`` draws its sequence choices from here
+SEQUENCE_METRICS: Registry[SequenceMetricSpec] = Registry("sequence metric")
+
+
+def _orders(seqs: list[Tokens], max_n: int) -> list[int]:
+    """n = 1..max_n for which the set has at least one n-gram."""
+    return [n for n in range(1, max_n + 1) if sum(ngram_counts(seqs, n).values()) > 0]
+
+
+def _distinct(s: SequenceInputs) -> dict[str, float]:
+    """distinct-n (Li et al. 2016)."""
+    return {f"distinct_{n}": distinct_n(s.fake, n) for n in _orders(s.fake, s.max_n)}
+
+
+def _entropy(s: SequenceInputs) -> dict[str, float]:
+    """n-gram entropy (Zhang et al. 2018)."""
+    return {f"entropy_{n}": ngram_entropy(s.fake, n) for n in _orders(s.fake, s.max_n)}
+
+
+def _self_bleu(s: SequenceInputs) -> dict[str, float]:
+    """Self-BLEU (Zhu et al. 2018, Texygen)."""
+    if len(s.fake) < 2:
+        raise ConfigError("self_bleu needs at least 2 fake lines.")
+    return {"self_bleu": self_bleu(s.fake, definition=s.bleu_definition)}  # type: ignore[arg-type]
+
+
+def _bleu(s: SequenceInputs) -> dict[str, float]:
+    """BLEU against the real set (Papineni et al. 2002)."""
+    assert s.real is not None
+    return {"bleu": bleu_against(real=s.real, fake=s.fake, definition=s.bleu_definition)}  # type: ignore[arg-type]
+
+
+def _ngram_coverage(s: SequenceInputs) -> dict[str, float]:
+    """Share of the real set's distinct n-grams the fake set uses (this project)."""
+    assert s.real is not None
+    return {f"ngram_coverage_{n}": ngram_coverage(real=s.real, fake=s.fake, n=n) for n in _orders(s.real, s.max_n)}
+
+
+for _spec in [
+    SequenceMetricSpec("distinct", True, "distinct_n: unique / total n-grams over all lines, n = 1..--max-n "
+                       "(Li et al. 2016)", (), _distinct),
+    SequenceMetricSpec("entropy", True, "entropy_n: Shannon entropy (nats) of the n-gram distribution "
+                       "(Zhang et al. 2018)", (), _entropy),
+    SequenceMetricSpec("self_bleu", False, "mean BLEU-4 of each line against all the others (Zhu et al. 2018; 1 = "
+                       "identical lines), as --bleu-definition says (default Texygen's)", (), _self_bleu),
+    SequenceMetricSpec("bleu", True, "mean BLEU-4 of each fake line with the real lines as references (fidelity), as "
+                       "--bleu-definition says", ("real",), _bleu),
+    SequenceMetricSpec("ngram_coverage", True, "ngram_coverage_n: share of the real set's distinct n-grams the fake "
+                       "set uses", ("real",), _ngram_coverage),
+]:
+    SEQUENCE_METRICS.add(_spec.name, _spec)
+
 DEFAULT_EMBEDDING_METRICS = ("vendi",)
 DEFAULT_EMBEDDING_METRICS_WITH_REAL = ("precision", "recall", "density", "coverage", "vendi")
 
@@ -73,7 +140,7 @@ def sequence_metric_names(text: str | None, *, has_real: bool, has_embeddings: b
     from .core import METRICS
 
     if text is None:
-        seq = [n for n, (_, needs_real, _) in SEQUENCE_METRICS.items() if has_real or not needs_real]
+        seq = [n for n, spec in SEQUENCE_METRICS.items() if has_real or "real" not in spec.needs]
         emb = list(DEFAULT_EMBEDDING_METRICS_WITH_REAL if has_real else DEFAULT_EMBEDDING_METRICS) \
             if has_embeddings else []
         return seq, emb
@@ -82,7 +149,7 @@ def sequence_metric_names(text: str | None, *, has_real: bool, has_embeddings: b
         if not n:
             continue
         if n in SEQUENCE_METRICS:
-            if SEQUENCE_METRICS[n][1] and not has_real:
+            if "real" in SEQUENCE_METRICS.get(n).needs and not has_real:
                 raise ConfigError(f"metric {n!r} compares with real samples; pass --real FILE.")
             seq.append(n)
         elif n in METRICS:
@@ -91,16 +158,11 @@ def sequence_metric_names(text: str | None, *, has_real: bool, has_embeddings: b
                                   "FILE (and --real-embeddings FILE for metrics that compare).")
             emb.append(n)
         else:
-            raise ConfigError(f"unknown sequence metric {n!r}; choose from: {', '.join(SEQUENCE_METRICS)} "
+            raise ConfigError(f"unknown sequence metric {n!r}; choose from: {', '.join(SEQUENCE_METRICS.names())} "
                               "(or an embedding metric with --fake-embeddings).")
     if not seq and not emb:
-        raise ConfigError("--metrics is empty; choose from: " + ", ".join(SEQUENCE_METRICS) + ".")
+        raise ConfigError("--metrics is empty; choose from: " + ", ".join(SEQUENCE_METRICS.names()) + ".")
     return seq, emb
-
-
-def _orders(seqs: list[Tokens], max_n: int) -> list[int]:
-    """n = 1..max_n for which the set has at least one n-gram."""
-    return [n for n in range(1, max_n + 1) if sum(ngram_counts(seqs, n).values()) > 0]
 
 
 def measure_sequences(
@@ -114,33 +176,20 @@ def measure_sequences(
     if bleu_definition not in BLEU_DEFINITIONS:
         raise ConfigError(f"unknown --bleu-definition {bleu_definition!r}; choose one of: "
                           f"{', '.join(BLEU_DEFINITIONS)}.")
+    specs = [SEQUENCE_METRICS.get(name) for name in metrics]  # unknown names fail before any work
+    for spec in specs:
+        if "real" in spec.needs and real is None:
+            raise ConfigError(f"metric {spec.name!r} compares with real samples; pass --real FILE.")
+    inputs = SequenceInputs(fake=fake, real=real, max_n=max_n, bleu_definition=bleu_definition)
     out: dict[str, Any] = {}
-    hib: dict[str, bool] = {}
     seconds: dict[str, float] = {}
-    for name in metrics:
+    for spec in specs:
         if progress is not None:
-            progress(name)
+            progress(spec.name)
         t0 = time.perf_counter()
-        if name == "distinct":
-            for n in _orders(fake, max_n):
-                out[f"distinct_{n}"] = distinct_n(fake, n)
-        elif name == "entropy":
-            for n in _orders(fake, max_n):
-                out[f"entropy_{n}"] = ngram_entropy(fake, n)
-        elif name == "self_bleu":
-            if len(fake) < 2:
-                raise ConfigError("self_bleu needs at least 2 fake lines.")
-            out["self_bleu"] = self_bleu(fake, definition=bleu_definition)  # type: ignore[arg-type]
-        elif name == "bleu":
-            assert real is not None
-            out["bleu"] = bleu_against(real=real, fake=fake, definition=bleu_definition)  # type: ignore[arg-type]
-        elif name == "ngram_coverage":
-            assert real is not None
-            for n in _orders(real, max_n):
-                out[f"ngram_coverage_{n}"] = ngram_coverage(real=real, fake=fake, n=n)
-        hib[name] = SEQUENCE_METRICS[name][0]
-        seconds[name] = round(time.perf_counter() - t0, 3)
-    out["higher_is_better"] = hib
+        out.update(spec.compute(inputs))
+        seconds[spec.name] = round(time.perf_counter() - t0, 3)
+    out["higher_is_better"] = {spec.name: spec.higher_is_better for spec in specs}
     out["params"] = {"max_n": max_n, "bleu_max_n": 4, "bleu_definition": bleu_definition,
                      "bleu_smoothing": "Chen & Cherry 2014 method 1 (epsilon 0.1)",
                      "tokens": "whitespace-separated words or integer ids"}
@@ -182,9 +231,9 @@ def add_sequence_options(parser) -> None:
 
 def sequence_epilog() -> str:
     lines = ["sequence metrics (--fake FILE.txt or --tokens; no --real needed except where marked):"]
-    for name, (higher, needs_real, summary) in SEQUENCE_METRICS.items():
-        arrow = "higher is better" if higher else "lower is better "
-        lines.append(f"  {name:<14}  {arrow}  {summary}{' [needs --real]' if needs_real else ''}")
+    for name, spec in SEQUENCE_METRICS.items():
+        arrow = "higher is better" if spec.higher_is_better else "lower is better "
+        lines.append(f"  {name:<14}  {arrow}  {spec.summary}{' [needs --real]' if 'real' in spec.needs else ''}")
     return "\n".join(lines)
 
 
@@ -193,7 +242,7 @@ def run_sequences(args, params) -> int:
     the embedding metrics use."""
     import sys
 
-    from .core import Inputs, measure
+    from .core import METRICS, Inputs, measure
     from .io import load_features
 
     feature_only = {"--latent": args.latent, "--real-stats": args.real_stats, "--extractor": args.extractor,
@@ -222,9 +271,8 @@ def run_sequences(args, params) -> int:
                 raise ConfigError(f"--{side}-embeddings has {len(emb)} rows but the {side} file has {len(seqs)} "
                                   "non-empty lines; give one embedding per line.")
         emb_inputs = Inputs(fake=ef, real=er)
-        needs_real = {"precision", "recall", "density", "coverage", "kid", "ndb", "birthday", "memorisation"}
         if er is None and args.metrics is None:
-            emb_names = [n for n in emb_names if n not in needs_real]
+            emb_names = [n for n in emb_names if "real" not in METRICS.get(n).needs]
     show = not args.quiet and sys.stderr.isatty()
     progress = (lambda name: sys.stderr.write(f"measuring {name} ...\n")) if show else None
     result = measure_sequences(fake=fake, real=real, metrics=seq_names, max_n=args.max_n,

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -49,8 +48,6 @@ class BirthdayResult:
     duplicate_rate_real: float
     threshold: float
     batch_size: int
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"birthday": True}
 
 
 def _batch_pair_sqdists(x: torch.Tensor, batch_size: int, gen: torch.Generator) -> list[torch.Tensor]:

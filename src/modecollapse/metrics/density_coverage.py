@@ -9,7 +9,6 @@ fraction of real balls that hold at least one fake sample. When modes are droppe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -26,8 +25,6 @@ class DensityCoverage:
     k: int
     n_real: int
     n_fake: int
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"density": True, "coverage": True}
 
 
 def density_coverage(

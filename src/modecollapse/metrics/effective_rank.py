@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -39,8 +38,6 @@ class EffectiveRankResult:
     n: int
     centered: bool
     singular_values: tuple[float, ...]  # descending, from the (n, d) matrix
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"effective_rank": True}
 
 
 def singular_values(x: torch.Tensor, *, center: bool = False, chunk_size: int = DEFAULT_CHUNK) -> torch.Tensor:

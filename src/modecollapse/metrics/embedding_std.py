@@ -14,7 +14,6 @@ when all embeddings shrink onto one point, the minimum already when a few dimens
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -33,8 +32,6 @@ class EmbeddingStdResult:
     normalized: bool
     dim: int
     n: int
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"embedding_std": True, "embedding_std_min": True}
 
 
 def embedding_std(*, embeddings: torch.Tensor, normalize: bool = False, dead_below: float = 1e-4) -> EmbeddingStdResult:

@@ -17,7 +17,6 @@ does not prove that all modes are there; read it together with recall and covera
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -129,8 +128,6 @@ class FIDResult:
     n_real: int
     n_fake: int
 
-    higher_is_better: ClassVar[dict[str, bool]] = {"fid": False}
-
 
 def fid(*, real: torch.Tensor, fake: torch.Tensor, chunk_size: int = DEFAULT_CHUNK) -> FIDResult:
     """FID between ``real`` (n_real, d) and ``fake`` (n_fake, d); each needs >= 2 rows."""
@@ -148,8 +145,6 @@ class StreamingFID:
     ``merge(other)`` adds another accumulator's batches; with ``torch.distributed``
     initialised, ``compute()`` merges every process's moments in rank order first.
     """
-
-    higher_is_better = False
 
     def __init__(self) -> None:
         self.real = GaussianMoments()

@@ -13,7 +13,6 @@ data and cannot see modes lost within a class.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -30,8 +29,6 @@ class ISCResult:
     isc_std: float
     splits: int
     seed: int | None
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"isc": True}
 
 
 def isc(*, logits: torch.Tensor, splits: int = 10, seed: int | None = 2020) -> ISCResult:

@@ -27,7 +27,7 @@ sample of each side (reservoir sampling) for ``update`` / ``compute`` / ``merge`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -52,8 +52,6 @@ class KIDResult:
     degree: int
     gamma: float
     coef0: float
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"kid": False}
 
 
 def subset_indices(
@@ -288,8 +286,6 @@ class StreamingKID:
     ``compute()`` merges every process's samples in rank order first (see
     :mod:`~modecollapse.metrics.distributed`). ``reset(real=False)`` keeps the real side.
     """
-
-    higher_is_better = False
 
     def __init__(
         self, *, subsets: int = 100, subset_size: int | None = None, degree: int = 3, gamma: float | None = None,

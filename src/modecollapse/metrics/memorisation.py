@@ -13,7 +13,6 @@ better); collapse onto a few training samples shows up here before it shows in F
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -31,8 +30,6 @@ class MemorisationResult:
     ratio: float
     n_fake: int
     real_baseline: float | None  # the same share for each real sample against the other real ones
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"memorisation": False}
 
 
 def memorisation(

@@ -32,8 +32,6 @@ class ModeStats:
     reverse_kl: float
     counts: tuple[int, ...]  # high-quality samples per mode
 
-    higher_is_better = {"modes": True, "hq_fraction": True, "reverse_kl": False}
-
     def as_dict(self) -> dict:
         return {
             "modes": self.modes,

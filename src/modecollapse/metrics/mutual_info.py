@@ -21,7 +21,6 @@ components of features, and compare generators at the same N, k and dimensions o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -37,8 +36,6 @@ class MutualInfoResult:
     mutual_info: float
     k: int
     n: int
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"mutual_info": True}
 
 
 def _standardise(x: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -33,8 +32,6 @@ class NDBResult:
     alpha: float
     real_hist: tuple[float, ...]
     fake_hist: tuple[float, ...]
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"ndb": False, "ndb_js": False}
 
 
 def js_divergence(p: torch.Tensor, q: torch.Tensor) -> float:

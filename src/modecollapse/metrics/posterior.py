@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -45,8 +44,6 @@ class ActiveUnits:
     threshold: float
     activity: tuple[float, ...]  # Cov_x(E[z_j | x]) per dimension
 
-    higher_is_better: ClassVar[dict[str, bool]] = {"active_units": True}
-
 
 def active_units(*, mean: torch.Tensor, threshold: float = 0.01) -> ActiveUnits:
     """Active units of an encoder whose posterior means on n >= 2 inputs are ``mean`` (n, d_z)."""
@@ -69,8 +66,6 @@ class PosteriorMI:
     mutual_info: float
     upper_bound: float  # log n
     n: int
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"mutual_info": True}
 
 
 def posterior_mutual_info(*, mean: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator,

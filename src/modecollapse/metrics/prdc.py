@@ -27,7 +27,6 @@ does produce is realistic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -47,10 +46,6 @@ class PRDC:
     dc_k: int | None
     n_real: int
     n_fake: int
-
-    higher_is_better: ClassVar[dict[str, bool]] = {
-        "precision": True, "recall": True, "density": True, "coverage": True,
-    }
 
 
 def radii2_from_knn(knn: torch.Tensor, k: int) -> torch.Tensor:
@@ -126,8 +121,6 @@ class StreamingPRDC:
     With ``torch.distributed`` initialised, ``compute()`` gathers every process's rows in rank
     order first (see :mod:`~modecollapse.metrics.distributed`).
     """
-
-    higher_is_better = PRDC.higher_is_better
 
     def __init__(
         self, *, pr_k: int | None = 3, dc_k: int | None = 5, chunk_size: int = DEFAULT_CHUNK,

@@ -9,7 +9,6 @@ Computed exactly in blocks; see :mod:`modecollapse.metrics.prdc` for the shared 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -26,8 +25,6 @@ class PrecisionRecall:
     k: int
     n_real: int
     n_fake: int
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"precision": True, "recall": True}
 
 
 def precision_recall(

@@ -47,7 +47,7 @@ import bisect
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import ClassVar, Hashable, Literal, Sequence
+from typing import Hashable, Literal, Sequence
 
 from ..errors import ConfigError
 
@@ -254,9 +254,6 @@ class SequenceDiversity:
     and self-BLEU; with a real set also ``bleu`` and ``ngram_coverage_n``."""
 
     values: dict[str, float]
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"distinct": True, "entropy": True, "self_bleu": False,
-                                                   "bleu": True, "ngram_coverage": True}
 
 
 def sequence_diversity(

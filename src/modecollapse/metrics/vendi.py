@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 
@@ -46,8 +46,6 @@ class VendiResult:
     n_used: int
     method: str  # "primal" (n x n), "dual" (d x d) or "subset" (rbf on a random subset)
     bandwidth: float | None
-
-    higher_is_better: ClassVar[dict[str, bool]] = {"vendi": True}
 
 
 def score_from_eigenvalues(eigenvalues: torch.Tensor, order: float) -> float:
@@ -89,8 +87,6 @@ class StreamingVendi:
     ``update(samples)`` accumulates X^T X (d, d) in float64, block products in the input's
     precision; ``compute()`` takes its eigenvalues.
     """
-
-    higher_is_better = True
 
     def __init__(self, *, kernel: Literal["cosine", "linear"] = "cosine", order: float = 1.0) -> None:
         if kernel not in ("cosine", "linear"):

@@ -12,10 +12,13 @@ minibatch discrimination and the mixture classifier work unchanged.
 """
 from __future__ import annotations
 
+import typing
+
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .choices import Norm
 
 
 def upsamplings(side: int) -> tuple[int, int]:
@@ -40,7 +43,7 @@ def conv_norm(name: str, channels: int) -> nn.Module | None:
         return nn.GroupNorm(1, channels)
     if name == "instance":
         return nn.InstanceNorm2d(channels, affine=True)
-    raise ConfigError(f"unknown discriminator normalisation {name!r}; choose one of: none, batch, layer, instance.")
+    raise ConfigError(f"unknown discriminator normalisation {name!r}; choose one of: {', '.join(typing.get_args(Norm))}.")
 
 
 class DCGANGenerator(nn.Module):

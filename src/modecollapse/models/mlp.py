@@ -6,15 +6,13 @@ logit) so that techniques can reuse its features (feature matching) or change it
 """
 from __future__ import annotations
 
-from typing import Literal
+import typing
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
-
-Activation = Literal["relu", "leaky_relu", "tanh", "elu", "silu"]
-Norm = Literal["none", "batch", "layer", "instance"]
+from .choices import Activation, GNorm, Norm
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -25,14 +23,14 @@ _ACTIVATIONS = {
 }
 
 
-def make_activation(name: str) -> nn.Module:
+def make_activation(name: Activation) -> nn.Module:
     try:
         return _ACTIVATIONS[name]()
     except KeyError:
         raise ConfigError(f"unknown activation {name!r}; choose one of: {', '.join(_ACTIVATIONS)}.") from None
 
 
-def make_norm(name: str, width: int) -> nn.Module | None:
+def make_norm(name: Norm, width: int) -> nn.Module | None:
     """Normalisation after a hidden layer (of the discriminator, or of the generator with
     ``--g-norm``).
 
@@ -49,7 +47,7 @@ def make_norm(name: str, width: int) -> nn.Module | None:
         return nn.LayerNorm(width)
     if name == "instance":
         return nn.LayerNorm(width, elementwise_affine=False)
-    raise ConfigError(f"unknown discriminator normalisation {name!r}; choose one of: none, batch, layer, instance, spectral.")
+    raise ConfigError(f"unknown normalisation {name!r}; choose one of: {', '.join(typing.get_args(Norm))}.")
 
 
 class Maxout(nn.Module):
@@ -66,7 +64,7 @@ class Maxout(nn.Module):
         return self.linear(x).unflatten(-1, (self.width, self.pieces)).amax(-1)
 
 
-def _mlp(in_dim: int, width: int, depth: int, activation: str, norm: str = "none", maxout: int = 0) -> nn.Sequential:
+def _mlp(in_dim: int, width: int, depth: int, activation: Activation, norm: Norm = "none", maxout: int = 0) -> nn.Sequential:
     """``depth`` hidden layers: linear, optional norm, activation; or with ``maxout`` >= 2,
     maxout units of that many pieces (then optional norm, and no further activation)."""
     layers: list[nn.Module] = []
@@ -85,7 +83,8 @@ def _mlp(in_dim: int, width: int, depth: int, activation: str, norm: str = "none
 class MLPGenerator(nn.Module):
     """z (batch, latent_dim) -> x (batch, out_dim); a linear output layer."""
 
-    def __init__(self, latent_dim: int, out_dim: int, width: int, depth: int, activation: str, norm: str = "none") -> None:
+    def __init__(self, latent_dim: int, out_dim: int, width: int, depth: int, activation: Activation,
+                 norm: GNorm = "none") -> None:
         super().__init__()
         self.latent_dim = latent_dim
         self.body = _mlp(latent_dim, width, depth, activation, norm)
@@ -98,7 +97,7 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """x (batch, in_dim) -> logits (batch,). ``features(x)`` gives (batch, feature_dim)."""
 
-    def __init__(self, in_dim: int, width: int, depth: int, activation: str, norm: str, maxout: int = 0) -> None:
+    def __init__(self, in_dim: int, width: int, depth: int, activation: Activation, norm: Norm, maxout: int = 0) -> None:
         super().__init__()
         self.in_dim = in_dim
         self.body = _mlp(in_dim, width, depth, activation, norm, maxout)

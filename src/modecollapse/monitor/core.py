@@ -252,30 +252,46 @@ class CollapseMonitor:
         self._reset_state()
 
     # -- state -------------------------------------------------------------------------------
+    #: The monitor's state, once: each entry's key in state_dict() (and the order there) and
+    #: its value before the first check. It lives in the attribute ``_<key>``, the public
+    #: ones (:data:`_PUBLIC_STATE`) under the key itself. _reset_state sets every entry,
+    #: state_dict saves it and load_state_dict restores it.
+    _STATE: tuple[tuple[str, Callable[[MonitorSettings], Any]], ...] = (
+        ("next_due", lambda s: s.check_every),
+        ("checks", lambda s: 0),
+        ("history", lambda s: deque(maxlen=s.history)),
+        ("bad_streak", lambda s: 0),  # consecutive bad checks
+        ("off_streak", lambda s: 0),
+        ("onset", lambda s: None),
+        ("last_healthy", lambda s: None),
+        ("warming", lambda s: True),
+        ("warm_checks", lambda s: 0),  # checks since the (re)start
+        ("flat", lambda s: 0),  # consecutive warm-up checks without a new best of a progress signal
+        ("best", lambda s: {}),
+        ("start_step", lambda s: 0),  # the cadence and warm-up count from here (0, or a restart's step)
+        ("prev_hist", lambda s: None),
+        ("hops", lambda s: deque(maxlen=4)),
+        ("d_first", lambda s: None),
+        ("g_first", lambda s: None),
+        ("d_recent", lambda s: deque(maxlen=50)),
+        ("g_recent", lambda s: deque(maxlen=50)),
+        ("report", lambda s: None),
+        ("total_seconds", lambda s: 0.0),
+    )
+    _PUBLIC_STATE = ("checks", "history", "report", "total_seconds")
+
+    @classmethod
+    def _state_attr(cls, key: str) -> str:
+        return key if key in cls._PUBLIC_STATE else f"_{key}"
+
     def _reset_state(self) -> None:
-        s = self.settings
+        # samples since the last check: not saved (a resumed monitor waits for min_samples anew)
         self._buffer: list[torch.Tensor] = []
         self._buffered = 0
-        self._next_due = s.check_every
-        self.checks = 0
-        self.history: deque[dict[str, Any]] = deque(maxlen=s.history)
-        self._bad_streak = 0  # consecutive bad checks
-        self._off_streak = 0
-        self._onset: int | None = None
-        self._last_healthy: int | None = None
-        self._warming = True
-        self._warm_checks = 0  # checks since the (re)start
-        self._flat = 0  # consecutive warm-up checks without a new best of a progress signal
-        self._best: dict[str, float] = {}
-        self._start_step = 0  # the cadence and warm-up count from here (0, or a restart's step)
-        self._prev_hist: tuple[float, ...] | None = None
-        self._hops: deque[bool] = deque(maxlen=4)
-        self._d_first: float | None = None
-        self._g_first: float | None = None
-        self._d_recent: deque[float] = deque(maxlen=50)
-        self._g_recent: deque[float] = deque(maxlen=50)
-        self.report: MonitorReport | None = None
-        self.total_seconds = 0.0
+        self.history: deque[dict[str, Any]]  # the public state's types (set from _STATE below)
+        self.report: MonitorReport | None
+        for key, fresh in self._STATE:
+            setattr(self, self._state_attr(key), fresh(self.settings))
 
     def restart(self, step: int) -> None:
         """Forgets every check and warms up again from ``step`` (after the loop rolled back to
@@ -310,39 +326,26 @@ class CollapseMonitor:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue after a resume (JSON-able; the real data is not included)."""
-        return {
-            "version": STATE_VERSION,
-            "fingerprint": dict(self._fingerprint),
-            "settings": asdict(self.settings),
-            "next_due": self._next_due,
-            "checks": self.checks,
-            "history": list(self.history),
-            "bad_streak": self._bad_streak,
-            "off_streak": self._off_streak,
-            "onset": self._onset,
-            "last_healthy": self._last_healthy,
-            "warming": self._warming,
-            "warm_checks": self._warm_checks,
-            "flat": self._flat,
-            "best": dict(self._best),
-            "start_step": self._start_step,
-            "prev_hist": list(self._prev_hist) if self._prev_hist is not None else None,
-            "hops": list(self._hops),
-            "d_first": self._d_first,
-            "g_first": self._g_first,
-            "d_recent": list(self._d_recent),
-            "g_recent": list(self._g_recent),
-            "report": self.report.as_dict() if self.report is not None else None,
-            "total_seconds": self.total_seconds,
-        }
+        state: dict[str, Any] = {"version": STATE_VERSION, "fingerprint": dict(self._fingerprint),
+                                 "settings": asdict(self.settings)}
+        for key, _ in self._STATE:
+            value = getattr(self, self._state_attr(key))
+            if isinstance(value, MonitorReport):
+                value = value.as_dict()
+            elif isinstance(value, (deque, tuple)):
+                value = list(value)
+            elif isinstance(value, dict):
+                value = dict(value)
+            state[key] = value
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restores :meth:`state_dict`'s output. Everything is checked first: a bad state raises
         :class:`ConfigError` in one sentence and leaves the monitor as it was."""
         parsed = self._parse_state(state)
         self._reset_state()
-        for key, value in parsed.items():
-            setattr(self, key, value)
+        for key, _ in self._STATE:
+            setattr(self, self._state_attr(key), parsed[key])
 
     def _parse_state(self, state: Any) -> dict[str, Any]:
         def bad(what: str) -> ConfigError:
@@ -380,35 +383,35 @@ class CollapseMonitor:
         for key in self._STATE_INTS:
             if not is_int(state[key]) or state[key] < 0:
                 raise bad(f"{key} should be an integer >= 0, got {state[key]!r:.80}")
-            out["checks" if key == "checks" else f"_{key}"] = int(state[key])
+            out[key] = int(state[key])
         for key in self._STATE_OPT_INTS:
             if state[key] is not None and not is_int(state[key]):
                 raise bad(f"{key} should be an integer or None, got {state[key]!r:.80}")
-            out[f"_{key}"] = state[key]
+            out[key] = state[key]
         if not is_int(state["next_due"]):
             raise bad(f"next_due should be an integer, got {state['next_due']!r:.80}")
-        out["_next_due"] = state["next_due"]
+        out["next_due"] = state["next_due"]
         if not isinstance(state["warming"], bool):
             raise bad(f"warming should be true or false, got {state['warming']!r:.80}")
-        out["_warming"] = state["warming"]
+        out["warming"] = state["warming"]
         for key in ("d_first", "g_first"):
             if state[key] is not None and not is_num(state[key]):
                 raise bad(f"{key} should be a number or None, got {state[key]!r:.80}")
-            out[f"_{key}"] = state[key]
+            out[key] = state[key]
         best = state["best"]
         if not isinstance(best, Mapping) or not all(k in PROGRESS and is_num(v) for k, v in best.items()):
             raise bad(f"best should map progress signals to numbers, got {best!r:.80}")
-        out["_best"] = {k: float(v) for k, v in best.items()}
+        out["best"] = {k: float(v) for k, v in best.items()}
         hist = nums("prev_hist", opt=True)
         if hist is not None and len(hist) != self.reference.bins:
             raise bad(f"prev_hist should have {self.reference.bins} values, got {len(hist)}")
-        out["_prev_hist"] = tuple(hist) if hist is not None else None
+        out["prev_hist"] = tuple(hist) if hist is not None else None
         hops = state["hops"]
         if not isinstance(hops, (list, tuple)) or not all(isinstance(h, bool) for h in hops):
             raise bad(f"hops should be a list of true/false, got {hops!r:.80}")
-        out["_hops"] = deque(hops, maxlen=4)
-        out["_d_recent"] = deque(nums("d_recent"), maxlen=50)
-        out["_g_recent"] = deque(nums("g_recent"), maxlen=50)
+        out["hops"] = deque(hops, maxlen=4)
+        out["d_recent"] = deque(nums("d_recent"), maxlen=50)
+        out["g_recent"] = deque(nums("g_recent"), maxlen=50)
         history = state["history"]
         if not isinstance(history, (list, tuple)) or not all(
                 isinstance(r, Mapping) and is_int(r.get("step")) and r.get("verdict") in VERDICTS for r in history):

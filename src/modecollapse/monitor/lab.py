@@ -62,32 +62,18 @@ class MonitorParams:
 
 
 def cure_spec(text: str) -> TechniqueSpec:
-    """The technique ``--cure TECHNIQUE[:k=v,...]`` names, its parameters validated."""
-    from ..registry import params_from_strings
+    """The technique ``--cure TECHNIQUE[:k=v,...]`` names, its parameters validated and read
+    as ``--TECHNIQUE k=v,...`` reads them (:func:`~modecollapse.registry.parse_pairs`)."""
+    from ..registry import params_from_strings, parse_pairs
     from ..techniques import TECHNIQUES
-    from ..techniques.base import Technique
 
-    name, pairs = parse_cure(text)
-    cls = TECHNIQUES.get(name)
-    if cls.setup is not Technique.setup:
-        raise ConfigError(f"--cure {name}: this technique sets the models up at the start, so it cannot be switched on "
-                          "mid-run; choose one that adds a loss term or a hook (e.g. gp:kind=r1, instance-noise).")
-    params = params_from_strings(cls.Params, pairs, f"--cure {name}")
-    return TechniqueSpec(name, dataclasses.asdict(params))
-
-
-def parse_cure(text: str) -> tuple[str, dict[str, str]]:
-    """``"gp:kind=r1,weight=1"`` -> ``("gp", {"kind": "r1", "weight": "1"})``."""
     name, _, rest = text.partition(":")
-    pairs: dict[str, str] = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise ConfigError(f"--cure {text!r}: parameters are key=value pairs, e.g. --cure gp:kind=r1,weight=1.")
-        pairs[key.strip()] = value.strip()
     if not name.strip():
         raise ConfigError("--cure needs a technique name, e.g. --cure gp:kind=r1.")
-    return name.strip(), pairs
+    cls = TECHNIQUES.get(name.strip())
+    cls.check_switchable("--cure")
+    params = params_from_strings(cls.Params, parse_pairs(rest, f"--cure {cls.name}"), f"--cure {cls.name}")
+    return TechniqueSpec(cls.name, dataclasses.asdict(params))
 
 
 def features_for(dataset: Any):
@@ -156,7 +142,7 @@ class LabMonitor:
 
 @register_evaluator
 class MonitorEvaluator(Evaluator):
-    """``--monitor``: the collapse monitor's verdict at every evaluation, and ``--on-collapse``."""
+    """``--monitor``: the verdict of this project's collapse monitor at every evaluation, and ``--on-collapse``."""
 
     name = "monitor"
     Params = MonitorParams
@@ -185,15 +171,10 @@ class MonitorEvaluator(Evaluator):
             cure = cure_spec(self.p.cure)
             self.events.append({"step": ctx.step, "verdict": verdict, "cure": self.p.cure,
                                 "collapse_step": lab.collapse_step})
-            sig = RollBack(f"monitor: {verdict} at step {ctx.step}: {reason}; rolling back and switching "
-                           f"{self.p.cure} on")
-            sig.switch_on = (cure,)
-            sig.record_keys = keys
-            raise sig
+            raise RollBack(f"monitor: {verdict} at step {ctx.step}: {reason}; rolling back and switching "
+                           f"{self.p.cure} on", switch_on=(cure,), record_keys=keys)
         if action == "stop":
-            sig = StopTraining(f"monitor: {verdict} at step {ctx.step}: {reason}", status="collapsed")
-            sig.record_keys = keys
-            raise sig
+            raise StopTraining(f"monitor: {verdict} at step {ctx.step}: {reason}", status="collapsed", record_keys=keys)
         return keys
 
     def on_rollback(self, step: int) -> None:

@@ -48,7 +48,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import torch
 
-from ..registry import Registry
+from ..errors import ConfigError
+from ..registry import NoParams, Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..lab.config import TrainConfig
@@ -90,11 +91,6 @@ class GBatch:
     d_fake: torch.Tensor
 
 
-@dataclass
-class NoParams:
-    """A technique without parameters."""
-
-
 class Technique:
     """Base class. Subclasses set ``name``, ``Params`` and override the hooks they need."""
 
@@ -119,6 +115,17 @@ class Technique:
     def setup(self, run: "TechniqueContext") -> None:
         """Replace G or D (``run.replace_discriminator``) or add modules (``run.add_parameters``)
         before the optimisers exist."""
+
+    @classmethod
+    def check_switchable(cls, owner: str) -> None:
+        """Raise :class:`ConfigError` unless the technique can be switched on in a running run
+        (a rollback's cure): only one without a ``setup`` of its own qualifies, since one that
+        replaces modules or adds parameters would leave the optimisers holding stale ones.
+        ``owner``: how the sentence names where the technique was asked for (``"--cure"``)."""
+        if cls.setup is not Technique.setup:
+            raise ConfigError(f"{owner} {cls.name!r}: this technique sets the models up at the start, so it cannot be "
+                              "switched on mid-run; choose one that adds a loss term or a hook (e.g. gp:kind=r1, "
+                              "instance-noise).")
 
     # -- hooks (override only what is needed) ---------------------------------------------
     def sample_real(self, run: "TechniqueContext", n: int) -> torch.Tensor | None:

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ...data.mnist import DATA_ENV, load_mnist
+from ...data.mnist import DATA_ENV, check_data_dir, load_mnist
 from ...data.synthetic import RingParams
 from ...errors import ConfigError
 from ...experiments import Context, Experiment, register_scenario
@@ -75,6 +75,7 @@ class DiffusionParams:
         if not 0 < self.ratio <= 1 or not 0 <= self.memorised_above <= 1 or self.lr <= 0 or self.ring_std <= 0:
             raise ConfigError("diffusion-memorisation: --ratio must lie in (0, 1], --memorised-above in [0, 1], "
                               "--lr and --ring-std must be positive.")
+        check_data_dir(self.data_dir, "diffusion-memorisation")
 
 
 def _measure(samples: torch.Tensor, train: torch.Tensor, held: torch.Tensor, ratio: float) -> dict[str, float]:

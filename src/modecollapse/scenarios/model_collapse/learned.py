@@ -18,7 +18,7 @@ import torch
 
 from ...lab.config import TrainConfig
 from ...data.base import Assignment, Benchmark
-from ...lab.train import build_run, generate, train_step
+from ...lab.train import build_run, eval_seed, generate, train_step
 from .common import POLICIES, measure, training_set
 
 
@@ -59,7 +59,7 @@ def learned_experiment(*, benchmark: Benchmark, n_samples: int, generations: int
     for policy in POLICIES:
         r, history = copy.deepcopy(run), []
         for g in range(generations + 1):
-            samples = generate(r, eval_samples, seed=seed * 7919 + g)
+            samples = generate(r, eval_samples, seed=eval_seed(seed, g))
             m = measure(samples, benchmark=benchmark, reference=reference)
             for key in ("modes", "variance", "recall"):
                 res["policies"][policy][key].append(m[key])

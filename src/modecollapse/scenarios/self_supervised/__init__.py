@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ...data.mnist import DATA_ENV, load_mnist
+from ...data.mnist import DATA_ENV, check_data_dir, load_mnist
 from ...errors import ConfigError
 from ...experiments import Context, Experiment, register_scenario
 from ...metrics.effective_rank import effective_rank
@@ -60,6 +60,7 @@ class SSLParams:
         if bad or not self.methods:
             raise ConfigError(f"self-supervised: unknown method(s) {', '.join(bad) or '(none given)'}; "
                               f"choose from: {', '.join(METHODS)}.")
+        check_data_dir(self.data_dir, "self-supervised")
 
 
 def measure_embeddings(rep: torch.Tensor, emb: torch.Tensor) -> dict[str, float]:

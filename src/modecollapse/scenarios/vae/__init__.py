@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import torch
 
-from ...data.mnist import DATA_ENV, load_mnist
+from ...data.mnist import DATA_ENV, check_data_dir, load_mnist
 from ...data.synthetic import DATASETS
 from ...errors import ConfigError
 from ...experiments import Context, Experiment, register_scenario
@@ -71,6 +71,9 @@ class VAEParams:
             raise ConfigError(f"vae: --anneal-fraction must lie in [0, 1], got {self.anneal_fraction}.")
         if any(not s > 0 for s in self.fixed_stds):
             raise ConfigError(f"vae: every --fixed-stds value must be positive, got {self.fixed_stds}.")
+        check_data_dir(self.data_dir, "vae")
+        if self.cache_dir and os.path.exists(self.cache_dir) and not os.path.isdir(self.cache_dir):
+            raise ConfigError(f"vae: --cache-dir {self.cache_dir} is a file; give a folder (made when missing).")
 
 
 def _variants(p: VAEParams) -> dict[str, tuple[Objective, float | None]]:
