@@ -278,7 +278,8 @@ class Truth:
 def run_truth(checks: list[dict[str, Any]], steps: list[int]) -> dict[str, Any]:
     """A run's label from its checks from TRUTH_FROM on: the first of ONSET_RUN consecutive
     bad checks is the onset (a digit holding 6% of a healthy generator's samples measures
-    under 5% in 1,024 samples about one check in ten, so two in a row happen by chance); its kind is hopping when the digit histogram moved (overlap below
+    under 5% in 1,024 samples about one check in ten, so two in a row happen by chance),
+    provided at least half of the checks from the onset on are bad (else it was a dip); its kind is hopping when the digit histogram moved (overlap below
     HOP_OVERLAP) at two or more of the bad checks, dropped-modes when digits were dropped,
     within-mode when the digits were there but near-duplicates."""
     idx = [i for i, s in enumerate(steps) if s >= TRUTH_FROM]
@@ -294,6 +295,8 @@ def run_truth(checks: list[dict[str, Any]], steps: list[int]) -> dict[str, Any]:
         if window and all(window) and (len(window) == ONSET_RUN or j + len(window) == len(bad)):
             onset = j
             break
+    if onset is not None and 2 * sum(bad[onset:]) < len(bad) - onset:
+        onset = None  # a dip: most checks from the onset on are good again
     moves = 0
     for j in range(1, len(idx)):
         if dropped[j]:
