@@ -3,35 +3,28 @@
 Two kinds of training, both on MNIST (10 modes, the digits):
 
 - ``user``: an MLP GAN loop written as a user would write it (plain PyTorch, not the lab's
-  trainer): G 64 -> 256 -> 512 -> 784 with BatchNorm, D 784 -> 512 -> 256 -> 1 with leaky
-  ReLU, BCE, Adam (0.5, 0.999), batch 64, 1,200 steps (small, so that the suite trains on
-  a shared CPU);
+  trainer): G 64 -> 128w -> 256w -> 784 with BatchNorm, D 784 -> 256w -> 128w -> 1 with leaky
+  ReLU (w the width multiplier), BCE, Adam (0.5, 0.999), 3,000 steps;
 - ``lab``: the lab's DCGAN (``dcgan-small``) through ``modecollapse.lab.train``'s API, on the
   lab's plain ``mnist`` benchmark.
 
-Settings (what each is meant to produce; the truth is measured, never assumed):
-r1 (R1 penalty on D, weight 5: the healthiest found), sn (spectral-norm D), partial (r1, D
-trained on a random half of the digits: what a generator dropping 5 modes looks like),
-late (r1, then from step ``switch`` D sees 3 random digits only), full (D updated one batch
-in five, G lr x10), within (r1 with a noise bank: every latent is one of 24 fixed vectors
-plus 2% noise, so samples are near-duplicates in every digit they cover), hopping (r1, D's
-digits rotate by pairs every 200 steps). Lab DCGAN (1,000 steps): the Stacked MNIST
-protocol's settings (meant healthy) and collapse (latent 2, lr_d 1e-3, lr_g 1e-4).
+Settings (what each is meant to produce; the truth is measured, never assumed): r1 (R1 on
+D, weight 5, width 2, batch 64) and r1b128 (R1 5, width 1, batch 128): the healthy ones,
+9-10 digits at 5% from about step 1,800 (spectral norm and a slower D were tried and covered
+6-10 and 7); partial (r1, D trained on a random half of the digits); late (r1, then from
+step 1,800 D sees 3 random digits only); full (D updated one batch in five, G lr x10);
+within (r1 with a noise bank: every latent is one of 24 fixed vectors plus 2% noise, so
+samples are near-duplicates in every digit they cover); hopping (r1, D's digits rotate by
+pairs every 300 steps); plain (no R1: the textbook loop, 6-8 digits). Lab DCGAN: R1 (weight
+5, 3,000 steps) and collapse (latent 2, lr_d 1e-3, lr_g 1e-4, 2,000 steps).
 
 Each run is *recorded*: at every check (every ``CHECK_EVERY`` steps) the generator draws
 ``RECORD`` samples in eval mode, stored as uint8 pixels with the losses in
 ``OUT/images/NAME.pt``, so the monitor is tuned by replaying those batches offline at no
 training cost. The truth is read from the same samples by the digit classifier (99.1%):
 classes covered (holding >= 5% of the samples), the largest class share, and the median
-within-class 5-NN distance in the classifier's features relative to real MNIST's.
-
-A check is within-mode collapsed when its within-class 5-NN distance is under half of
-real's with at least 5 digits covered, and drops modes with fewer than 8 digits otherwise; a run collapses at
-the first of two bad checks in a row from step 500 on. The healthiest settings found in CPU
-minutes (R1, or spectral norm, 1,200 steps; PacGAN and 2,000 steps were tried and did no
-better) cover 8-10 digits at 5% per check, typically 8 or 9 (the classifier sees GAN
-blur as 3s and 8s and too few 1s and 6s), not the 9 or more asked for: a run is labelled
-healthy when it never collapses and covers at least 8 digits at the median check.
+within-class 5-NN distance in the classifier's features relative to real MNIST's
+(:func:`run_truth` says how a run is labelled).
 """
 from __future__ import annotations
 
