@@ -343,3 +343,28 @@ def test_features_by_registered_name(ring):
     assert by_name.update(100, fake=x).numbers["score"] == pytest.approx(plain.update(100, fake=x).numbers["score"])
     with pytest.raises(ConfigError, match="neither a file nor a module:function"):
         CollapseMonitor(real=real, features="no-such-extractor")
+
+
+def test_modes_thinned_out_are_dropped_though_the_effective_number_stays_high(grid):
+    """15 of the grid's 25 modes thinned to 15% of their share: the collapse score (the
+    effective number of modes, raised by k-NN recall) stays above collapsing_below, but only
+    about 10 of 25 modes hold half their share (0.4 of real, under covered_below), so the
+    modes are dropped."""
+    ds, real = grid
+    gen = torch.Generator().manual_seed(3)
+    m = CollapseMonitor(real=real, modes=ds.centers)
+    weights = torch.ones(ds.num_modes)
+    weights[torch.randperm(ds.num_modes, generator=gen)[:15]] = 0.15
+    reports = []
+    for c in range(10):
+        if c < CHANGE:
+            idx = torch.randint(ds.num_modes, (512,), generator=gen)
+        else:
+            idx = torch.multinomial(weights, 512, replacement=True, generator=gen)
+        reports.append(m.update((c + 1) * EVERY, fake=ds.sample_modes(idx, gen)))
+    before, last = reports[CHANGE - 1], reports[-1]
+    assert before.verdict == "healthy" and before.numbers["covered_rel_pooled"] == pytest.approx(1.0, abs=0.05)
+    assert last.verdict == "collapsed" and last.kind == "dropped-modes"
+    assert last.numbers["score"] > m.settings.collapsing_below  # the collapse score alone would not see it
+    assert last.numbers["covered_rel_pooled"] < m.settings.covered_below
+    assert f"cover {last.numbers['modes_covered']} of 25 modes" in last.reason
