@@ -7,7 +7,9 @@ STAMP   := $(VENV)/.installed-stamp
 TORCH   ?= torch==2.13.0
 # Reference implementations the feature-extractor tests compare with, pinned. --no-deps: their
 # declared requirements (torchvision, xformers, an old torch) are neither needed by the module
-# files the tests load nor installable beside this torch.
+# files the tests load nor installable beside this torch. --target $(VENV)/refs, outside
+# sys.path: in site-packages torch-fidelity made `import torchmetrics` (and lightning) try to
+# import torchvision (tests/reference_impls.py loads them from there).
 REFS    := torch-fidelity==0.4.0 dinov2==0.0.1.dev2
 
 .PHONY: run test docs clean
@@ -17,7 +19,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[test]"
-	$(PY) -m pip install -q --no-deps $(REFS)
+	$(PY) -m pip uninstall -q -y torch-fidelity dinov2 2>/dev/null || true
+	$(PY) -m pip install -q --no-deps --upgrade --target $(VENV)/refs $(REFS)
 	touch $(STAMP)
 
 # The main job: the quick suite - the plain GAN against R1, spectral norm on D, packing and

@@ -12,20 +12,19 @@ torchmetrics' per-subset function (``torchmetrics.image.kid.poly_mmd``) and torc
 (``torch_fidelity.metric_kid.kernel_mmd``, numpy) are called directly: their metric classes
 need an image feature extractor, and torch-fidelity's package ``__init__`` imports
 torchvision, which does not import beside this torch, so its metric module is loaded on
-its own. Neither is a project dependency:
+its own, from where ``make test`` installs it (``.venv/refs``, see
+``tests/reference_impls.py``). Neither is a project dependency; torchmetrics comes with the
+test extra:
 
-    .venv/bin/pip install torchmetrics && .venv/bin/pip install --no-deps torch-fidelity
     .venv/bin/python benchmarks/kid_speed.py                          # n = 1,000, 5,000 and 20,000
     .venv/bin/python benchmarks/kid_speed.py --sizes 2000 --subsets 20   # a quick look
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
-import types
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # numpy's BLAS too: one thread for everyone
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -34,30 +33,11 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-
-def load_torch_fidelity_kid():
-    """torch_fidelity.metric_kid without running the package __init__ (it imports torchvision)."""
-    if "torch_fidelity.metric_kid" in sys.modules:
-        return sys.modules["torch_fidelity.metric_kid"]
-    spec = importlib.util.find_spec("torch_fidelity")
-    if spec is None:
-        return None
-    if "torch_fidelity" not in sys.modules:
-        pkg = types.ModuleType("torch_fidelity")
-        pkg.__path__ = list(spec.submodule_search_locations)
-        sys.modules["torch_fidelity"] = pkg
-    utils = types.ModuleType("torch_fidelity.utils")  # metric_kid's feature-extraction imports, unused here
-    for name in ("create_feature_extractor", "extract_featuresdict_from_input_id_cached",
-                 "resolve_feature_extractor", "resolve_feature_layer_for_metric"):
-        setattr(utils, name, None)
-    sys.modules.setdefault("torch_fidelity.utils", utils)
-    import torch_fidelity.metric_kid as metric_kid
-
-    return metric_kid
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from reference_impls import load_torch_fidelity  # noqa: E402  (the test suite's loader)
 
 
 def load_torchmetrics_kid():
-    load_torch_fidelity_kid()  # torchmetrics imports torch_fidelity when it is installed
     try:
         from torchmetrics.image.kid import poly_mmd
     except ImportError:
@@ -87,7 +67,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from modecollapse.metrics.kid import kid, subset_indices
 
-    poly_mmd, tf_kid = load_torchmetrics_kid(), load_torch_fidelity_kid()
+    poly_mmd, tf_kid = load_torchmetrics_kid(), load_torch_fidelity()
     print(f"dim {args.dim}, {args.subsets} subsets of {args.subset_size}, {args.threads} thread(s); "
           f"torch {torch.__version__}, numpy {np.__version__}")
     header = f"{'n':>7} {'implementation':<28} {'cpu s':>8} {'wall s':>8} {'cpu ratio':>10} {'kid':>14} {'|diff|':>9}"

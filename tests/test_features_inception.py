@@ -104,19 +104,11 @@ def test_float_images_are_quantised_like_png(weights_file, images, ours):
 
 
 def test_tf1_resize_equals_torch_fidelity():
-    import importlib.util
-
-    spec = importlib.util.find_spec("torch_fidelity")
-    if spec is None:
-        pytest.skip("torch-fidelity is not installed")
-    path = spec.submodule_search_locations[0] + "/interpolate_compat_tensorflow.py"
-    mod_spec = importlib.util.spec_from_file_location("_tf_resize_ref", path)
-    mod = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(mod)  # pure torch
+    resize = torch_fidelity().interpolate_bilinear_2d_like_tensorflow1x  # pure torch
     g = torch.Generator().manual_seed(0)
     for h, w, size in [(32, 32, 299), (21, 27, 299), (512, 400, 299), (64, 64, 224)]:
         x = torch.rand(2, 3, h, w, generator=g) * 255
-        ref = mod.interpolate_bilinear_2d_like_tensorflow1x(x, size=(size, size), align_corners=False)
+        ref = resize(x, size=(size, size), align_corners=False)
         assert torch.allclose(resize_bilinear_tf1(x, size), ref, rtol=0, atol=1e-4), (h, w)
 
 
