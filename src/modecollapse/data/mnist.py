@@ -32,22 +32,46 @@ from ..errors import ConfigError
 from ..idx import DATA_ENV, MNIST_FILES, check_data_dir, load_mnist, read_idx, resolve_data_dir, to_signed  # noqa: F401  (re-exported)
 from .base import DATASETS, Assignment, Benchmark
 
-class MNIST(Benchmark):
+class _Digits(Benchmark):
+    """What MNIST and Stacked MNIST share: the training digits (N, 28, 28) uint8 with their
+    labels, each digit's pool of rows, and the digit classifier loaded on first use."""
+
+    def _init_digits(self, images: torch.Tensor, labels: torch.Tensor, classifier_loader, confidence: float) -> None:
+        self.images, self.labels = images, labels
+        self.by_digit = [torch.nonzero(labels == d).squeeze(1) for d in range(10)]
+        self._classifier_loader = classifier_loader
+        self._classifier = None
+        self.confidence = confidence
+
+    def _rows_of(self, digits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """A random training row of each entry's digit (any shape of digits 0-9)."""
+        idx = torch.empty_like(digits)
+        for d in range(10):
+            mask = digits == d
+            pool = self.by_digit[d]
+            idx[mask] = pool[torch.randint(len(pool), (int(mask.sum()),), generator=generator)]
+        return idx
+
+    @property
+    def classifier(self):
+        """The digit classifier, trained and cached on first use (see :mod:`modecollapse.models.classifier`)."""
+        if self._classifier is None:
+            self._classifier = self._classifier_loader()
+        return self._classifier
+
+
+class MNIST(_Digits):
     """The MNIST training digits (N, 28, 28) uint8 with their labels; mode = digit."""
 
     name = "mnist"
     eval_samples: ClassVar[int] = 10_000
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, *, classifier_loader, confidence: float) -> None:
-        self.images, self.labels = images, labels
+        self._init_digits(images, labels, classifier_loader, confidence)
         self.image_shape = (1, images.shape[1], images.shape[2])
         self.dim = images.shape[1] * images.shape[2]
         self.num_modes = 10
         self.weights = torch.bincount(labels.long(), minlength=10).double() / len(labels)
-        self.by_digit = [torch.nonzero(labels == d).squeeze(1) for d in range(10)]
-        self._classifier_loader = classifier_loader
-        self._classifier = None
-        self.confidence = confidence
 
     def sample(self, n: int, generator: torch.Generator, weights: torch.Tensor | None = None) -> torch.Tensor:
         if weights is not None:
@@ -56,18 +80,8 @@ class MNIST(Benchmark):
         return to_signed(self.images[idx].reshape(n, -1))  # (n, 784) in [-1, 1]
 
     def sample_modes(self, modes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        idx = torch.empty_like(modes)
-        for d in range(10):
-            mask = modes == d
-            pool = self.by_digit[d]
-            idx[mask] = pool[torch.randint(len(pool), (int(mask.sum()),), generator=generator)]
+        idx = self._rows_of(modes, generator)
         return to_signed(self.images[idx].reshape(len(idx), -1))
-
-    @property
-    def classifier(self):
-        if self._classifier is None:
-            self._classifier = self._classifier_loader()
-        return self._classifier
 
     @torch.no_grad()
     def assign(self, x: torch.Tensor) -> Assignment:
@@ -86,24 +100,20 @@ class MNIST(Benchmark):
         return {**super().describe(), "image_shape": list(self.image_shape)}
 
 
-class StackedMNIST(Benchmark):
+class StackedMNIST(_Digits):
     """A fixed set of ``size`` stacked images, (size, 3) digit indices drawn with ``seed``."""
 
     name = "stacked-mnist"
     eval_samples: ClassVar[int] = 26_000  # the VEEGAN / PacGAN protocol
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, *, size: int, seed: int, classifier_loader, confidence: float) -> None:
-        self.images, self.labels = images, labels  # (N, 28, 28) uint8, (N,)
+        self._init_digits(images, labels, classifier_loader, confidence)  # (N, 28, 28) uint8, (N,)
         self.image_shape = (3, images.shape[1], images.shape[2])
         self.dim = 3 * images.shape[1] * images.shape[2]
         self.num_modes = 1000
         self.weights = torch.full((1000,), 1e-3, dtype=torch.float64)
         gen = torch.Generator().manual_seed(seed)
         self.index = torch.randint(len(images), (size, 3), generator=gen)  # (size, 3): the training set
-        self.by_digit = [torch.nonzero(labels == d).squeeze(1) for d in range(10)]
-        self._classifier_loader = classifier_loader
-        self._classifier = None
-        self.confidence = confidence
 
     # -- sampling ------------------------------------------------------------------------
     def _stack(self, idx: torch.Tensor) -> torch.Tensor:
@@ -118,21 +128,9 @@ class StackedMNIST(Benchmark):
 
     def sample_modes(self, modes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         digits = torch.stack([modes // 100, modes // 10 % 10, modes % 10], dim=1)  # (n, 3)
-        idx = torch.empty_like(digits)
-        for d in range(10):
-            mask = digits == d
-            pool = self.by_digit[d]
-            idx[mask] = pool[torch.randint(len(pool), (int(mask.sum()),), generator=generator)]
-        return self._stack(idx)
+        return self._stack(self._rows_of(digits, generator))
 
     # -- modes ------------------------------------------------------------------------------
-    @property
-    def classifier(self):
-        """The digit classifier, trained and cached on first use (see :mod:`modecollapse.models.classifier`)."""
-        if self._classifier is None:
-            self._classifier = self._classifier_loader()
-        return self._classifier
-
     @torch.no_grad()
     def assign(self, x: torch.Tensor) -> Assignment:
         """Mode = 100 d1 + 10 d2 + d3 from the classifier's per-channel predictions.
