@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..fileio import DirLock
-from ..fileio import atomic_write, check_fields, make_dir, read_json, read_jsonl
+from ..fileio import DirLock, atomic_write, check_fields, make_dir, read_json, read_jsonl
 
 IMAGE_SAMPLES_KEPT = 2500
 RUN_FILES = ("config.json", "metrics.jsonl", "summary.json", "samples.npy", "checkpoint.pt", "samples.png", "modes.png")
@@ -59,12 +57,7 @@ def prepare(out: Path, *, overwrite: bool) -> None:
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / "grids", ignore_errors=True)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
-            pass
-    except OSError as err:
-        raise ConfigError(f"cannot write to output directory {out} ({err.strerror}); choose a writable --out.") from None
+    make(out)
 
 
 def save_checkpoint(out: Path, state: dict[str, Any]) -> None:
