@@ -368,3 +368,42 @@ def test_modes_thinned_out_are_dropped_though_the_effective_number_stays_high(gr
     assert last.numbers["score"] > m.settings.collapsing_below  # the collapse score alone would not see it
     assert last.numbers["covered_rel_pooled"] < m.settings.covered_below
     assert f"cover {last.numbers['modes_covered']} of 25 modes" in last.reason
+
+
+@pytest.mark.parametrize("n_modes, samples, kind", [(8, "shrunk", "within-mode"), (3, "shrunk", "dropped-modes"),
+                                                    (8, "handful", "dropped-modes")])
+def test_near_duplicates_in_a_third_of_the_modes(grid, n_modes, samples, kind):
+    """8 of the grid's 25 modes, each sample pulled to 30% of its distance from its mode's
+    centre: the collapse score is under collapsed_below (7 of 16 clusters filled: 0.44), but
+    0.44 of the clusters are covered like real (at least within_covered) and the samples are
+    about 4x closer than real ones, so the failure is named within-mode (as a latent-2 DCGAN
+    on MNIST covering 5-7 digits). In 3 of 25 modes (0.19 covered) the modes are dropped; and
+    so are they when the 8 modes hold only 3 distinct samples each (24 images, k-NN distance
+    under handful_below of real's), whatever the coverage."""
+    ds, real = grid
+    gen = torch.Generator().manual_seed(5)
+    modes = torch.randperm(25, generator=gen)[:n_modes]
+    protos = ds.sample_modes(modes.repeat_interleave(3), gen)
+    m = CollapseMonitor(real=real)
+    reports = []
+    for c in range(9):
+        if c < CHANGE:
+            x = batch(ds, list(range(25)), gen)
+        elif samples == "shrunk":
+            idx = modes[torch.randint(n_modes, (512,), generator=gen)]
+            centre = ds.centers[idx]
+            x = centre + 0.3 * (ds.sample_modes(idx, gen) - centre)
+        else:
+            x = protos[torch.randint(len(protos), (512,), generator=gen)] + 1e-4 * torch.randn(512, 2, generator=gen)
+        reports.append(m.update((c + 1) * EVERY, fake=x))
+    last = reports[-1]
+    assert last.verdict == "collapsed" and last.kind == kind, (last.kind, dict(last.numbers))
+    assert last.numbers["nn_dist_rel"] < m.settings.within_below
+    assert last.numbers["score"] < m.settings.collapsed_below  # the rule before issue 19 said dropped-modes to all three
+    if kind == "within-mode":
+        assert last.numbers["covered_rel_pooled"] >= m.settings.within_covered
+        assert last.numbers["nn_dist_rel"] >= m.settings.handful_below
+    elif samples == "handful":
+        assert last.numbers["nn_dist_rel"] < m.settings.handful_below
+    else:
+        assert last.numbers["covered_rel_pooled"] < m.settings.within_covered

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import torch
 
 from ..metrics.mutual_info import mutual_information
-from .reference import BatchScores, Reference, covered
+from .reference import BatchScores, Reference, covered, unfilled
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,16 @@ class CheckSignals:
     covered_rel: float = 1.0  # modes_covered / modes_covered_real
     nn_dist_rel: float = 1.0  # within-batch k-NN distance over real's at the same samples per filled mode
     effective_modes_real: float = 0.0  # real data's effective modes at n_near samples
+    unfilled: float = 0.0  # share of the real data's mass the samples leave unfilled (reference.unfilled)
+    unfilled_real: float = 0.0  # the same for real data of the same size
+    mass_rel: float = 1.0  # (1 - unfilled) / (1 - unfilled_real): the real mass filled, relative to real data's
     reach_rel: float = 1.0  # real's median distance to the nearest cluster centre over the batch's (rises as samples approach the data)
 
     def as_dict(self) -> dict[str, float | int]:
         return {k: getattr(self, k) for k in (
             "n", "n_near", "near_rel", "precision", "precision_rel", "coverage", "coverage_rel", "recall",
             "recall_rel", "effective_modes", "modes_rel", "modes_covered", "modes_covered_real", "covered_rel",
-            "effective_modes_real", "modes_filled", "bins", "spread_rel", "nn_dist_rel", "reach_rel", "score")}
+            "unfilled", "unfilled_real", "mass_rel", "effective_modes_real", "modes_filled", "bins", "spread_rel", "nn_dist_rel", "reach_rel", "score")}
 
 
 def _ratio(value: float, base: float) -> float:
@@ -103,6 +106,7 @@ def calibrate(scores: BatchScores, ref: Reference) -> CheckSignals:
     m, r = max(min(modes_rel, 1.5), 0.0), max(min(recall_rel, 1.5), 0.0)
     score = max(m, math.sqrt(m * r))
     n_cov, real_cov = covered(scores.counts, ref.real_share, ref.covered_share), ref.covered_curve(n_near)
+    empty, real_empty = unfilled(scores.counts, ref.real_share), ref.unfilled_curve(n_near)
     return CheckSignals(
         n=n,
         n_near=n_near,
@@ -125,6 +129,9 @@ def calibrate(scores: BatchScores, ref: Reference) -> CheckSignals:
         covered_rel=_ratio(n_cov, real_cov) if n_near else 0.0,
         nn_dist_rel=nn_rel,
         effective_modes_real=real_eff,
+        unfilled=empty,
+        unfilled_real=real_empty,
+        mass_rel=_ratio(1.0 - empty, 1.0 - real_empty) if n_near else 0.0,
         reach_rel=min(_ratio(ref.centre_dist_base, scores.centre_dist), 1.5),
     )
 
