@@ -1,6 +1,7 @@
 """The image suite of ``monitor_accuracy.py --suite images``: MNIST GAN runs recorded for replay.
 
-Two kinds of training, both on MNIST (10 modes, the digits):
+Two kinds of training, on MNIST (10 modes, the digits) and Stacked MNIST (1,000 modes,
+three independent digits as channels):
 
 - ``user``: an MLP GAN loop written as a user would write it (plain PyTorch, not the lab's
   trainer): G 64 -> 128w -> 256w -> 784 with BatchNorm, D 784 -> 256w -> 128w -> 1 with leaky
@@ -16,7 +17,12 @@ step 1,800 D sees 3 random digits only); full (D updated one batch in five, G lr
 within (r1 with a noise bank: every latent is one of 24 fixed vectors plus 2% noise, so
 samples are near-duplicates in every digit they cover); hopping (r1, D's digits rotate by
 pairs every 300 steps); plain (no R1: the textbook loop, 6-8 digits). Lab DCGAN: R1 (weight
-5, 3,000 steps) and collapse (latent 2, lr_d 1e-3, lr_g 1e-4, 2,000 steps).
+5, 3,000 steps) and collapse (latent 2, lr_d 1e-3, lr_g 1e-4, 2,000 steps). Stacked MNIST
+(the user loop with 3 x 784 pixels, width 2, 2,000 steps): r1 (the healthy one, about 70% of
+the modes real data of the same size holds), partial (each channel from its own random half
+of the digits: 125 modes), full (as MNIST's) and plain. A Stacked MNIST check's truth is the
+number of digit triples held (at least one of the 1,024 samples) over what 1,024 real
+samples hold (:func:`_stacked_truth`).
 
 Each run is *recorded*: at every check (every ``CHECK_EVERY`` steps) the generator draws
 ``RECORD`` samples in eval mode, stored as uint8 pixels with the losses in
@@ -75,6 +81,15 @@ def image_suite(seeds: list[int]) -> list[ImageSpec]:
             ImageSpec(f"mnist-dcgan-collapse-s{seed}", "full collapse", "lab", 2000, seed,
                       {"latent_dim": 2, "lr_d": 1e-3, "lr_g": 1e-4}),
         ]
+        stacked = {"channels": 3, "width": 2}  # Stacked MNIST: 1,000 modes (the digit triples)
+        out += [
+            ImageSpec(f"smnist-user-r1-s{seed}", "healthy", "user", 2000, seed, {**stacked, "r1": 5.0}),
+            ImageSpec(f"smnist-user-partial-s{seed}", "partial collapse", "user", 2000, seed,
+                      {**stacked, "r1": 5.0, "digits": "half"}),
+            ImageSpec(f"smnist-user-full-s{seed}", "full collapse", "user", 2000, seed,
+                      {**stacked, "d_every": 5, "lr_g": 2e-3}),
+            ImageSpec(f"smnist-user-plain-s{seed}", "plain GAN (as published)", "user", 2000, seed, stacked),
+        ]
     return out
 
 
@@ -88,13 +103,13 @@ def from_uint8(x: torch.Tensor) -> torch.Tensor:
 
 
 # -- the user's loop -------------------------------------------------------------------------
-def _user_nets(sn: bool, pac: int = 1, width: int = 1) -> tuple[nn.Module, nn.Module]:
-    a, b = 128 * width, 256 * width
+def _user_nets(sn: bool, pac: int = 1, width: int = 1, channels: int = 1) -> tuple[nn.Module, nn.Module]:
+    a, b, px = 128 * width, 256 * width, 784 * channels
     G = nn.Sequential(nn.Linear(LATENT, a), nn.BatchNorm1d(a), nn.LeakyReLU(0.2),
                       nn.Linear(a, b), nn.BatchNorm1d(b), nn.LeakyReLU(0.2),
-                      nn.Linear(b, 784), nn.Tanh())
+                      nn.Linear(b, px), nn.Tanh())
     wrap = nn.utils.parametrizations.spectral_norm if sn else (lambda m: m)
-    D = nn.Sequential(wrap(nn.Linear(784 * pac, b)), nn.LeakyReLU(0.2), wrap(nn.Linear(b, a)), nn.LeakyReLU(0.2),
+    D = nn.Sequential(wrap(nn.Linear(px * pac, b)), nn.LeakyReLU(0.2), wrap(nn.Linear(b, a)), nn.LeakyReLU(0.2),
                       wrap(nn.Linear(a, 1)))
     return G, D
 
@@ -113,7 +128,8 @@ def train_user(spec: ImageSpec, record) -> None:
     torch.manual_seed(spec.seed)
     gen = torch.Generator().manual_seed(spec.seed)
     pac = int(o.get("pac", 1))  # PacGAN (Lin et al. 2018): D judges pac samples at once
-    G, D = _user_nets(bool(o.get("sn")), pac, int(o.get("width", 1)))
+    channels = int(o.get("channels", 1))  # 3: Stacked MNIST, three independent digits as channels
+    G, D = _user_nets(bool(o.get("sn")), pac, int(o.get("width", 1)), channels)
     batch = int(o.get("batch", 64))
     opt_g = torch.optim.Adam(G.parameters(), o.get("lr_g", 2e-4), betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), o.get("lr_d", 2e-4), betas=(0.5, 0.999))
@@ -122,9 +138,9 @@ def train_user(spec: ImageSpec, record) -> None:
 
     def judge(x: torch.Tensor) -> torch.Tensor:
         return D(x.reshape(len(x) // pac, -1))
-    pool = torch.arange(len(data))
-    if o.get("digits") == "half":
-        pool = _digit_pool(labels, sorted(torch.randperm(10, generator=gen)[:5].tolist()))
+    pools = [torch.arange(len(data))] * channels  # the rows each channel draws its digit from
+    if o.get("digits") == "half":  # every channel from its own random half of the digits
+        pools = [_digit_pool(labels, sorted(torch.randperm(10, generator=gen)[:5].tolist())) for _ in range(channels)]
     bank = torch.randn(o["bank"], LATENT, generator=gen) if o.get("bank") else None
 
     def noise(n: int) -> torch.Tensor:
@@ -138,10 +154,10 @@ def train_user(spec: ImageSpec, record) -> None:
     for step in range(1, spec.steps + 1):
         if o.get("rotate") and (step - 1) % o["rotate"] == 0:
             k = (step - 1) // o["rotate"] % 5
-            pool = _digit_pool(labels, [2 * k, 2 * k + 1])
+            pools = [_digit_pool(labels, [2 * k, 2 * k + 1])] * channels
         if o.get("switch") and step == o["switch"] + 1:
-            pool = _digit_pool(labels, sorted(torch.randperm(10, generator=gen)[:3].tolist()))
-        real = data[pool[torch.randint(len(pool), (batch,), generator=gen)]]
+            pools = [_digit_pool(labels, sorted(torch.randperm(10, generator=gen)[:3].tolist())) for _ in range(channels)]
+        real = torch.cat([data[p[torch.randint(len(p), (batch,), generator=gen)]] for p in pools], dim=1)
         fake = G(noise(batch))
         if step % o.get("d_every", 1) == 0:
             d_loss = bce(judge(real), ones) + bce(judge(fake.detach()), zeros)
@@ -251,8 +267,33 @@ class Truth:
             self._real_knn[key] = sum(vals) / 3
         return self._real_knn[key]
 
+    def real_modes(self, n: int) -> float:
+        """Stacked MNIST: the digit triples that n real samples hold (three independent
+        digits by the real labels' frequencies), averaged over three draws."""
+        key = (-1, n)
+        if key not in self._real_knn:
+            gen = torch.Generator().manual_seed(n)
+            vals = []
+            for _ in range(3):
+                lab = [self.real_labels[torch.randint(len(self.real_labels), (n,), generator=gen)] for _ in range(3)]
+                vals.append(float(torch.unique(lab[0] * 100 + lab[1] * 10 + lab[2]).numel()))
+            self._real_knn[key] = sum(vals) / 3
+        return self._real_knn[key]
+
     @torch.no_grad()
     def check(self, fake_u8: torch.Tensor) -> dict[str, Any]:
+        if fake_u8.shape[-1] == 3 * 784:  # Stacked MNIST: the modes are the digit triples
+            x = from_uint8(fake_u8).reshape(-1, 1, 28, 28)
+            digits = self.model(x).argmax(1).reshape(len(fake_u8), 3)
+            mode = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
+            counts = torch.bincount(mode, minlength=1000)
+            return {"modes": int((counts > 0).sum()), "modes_real": round(self.real_modes(len(fake_u8)), 1),
+                    "largest": round(float(counts.max()) / len(mode), 4),
+                    # where the samples are, for the hopping rule: each channel's digit shares (30
+                    # values summing to 1; a 1,000-bin histogram of 1,024 samples is mostly noise)
+                    "share": [round(float(v) / (3 * len(mode)), 4) for c in range(3)
+                              for v in torch.bincount(digits[:, c], minlength=10)],
+                    "digits": None, "closeness": None}
         x = from_uint8(fake_u8).reshape(-1, 1, 28, 28)
         feats = self.model.features(x)
         digits = self.model.out(feats).argmax(1)  # eval mode: dropout is off, so this is forward(x)
@@ -276,6 +317,8 @@ def run_truth(checks: list[dict[str, Any]], steps: list[int]) -> dict[str, Any]:
     HOP_OVERLAP) at two or more of the bad checks, dropped-modes when digits were dropped,
     within-mode when the digits were there but near-duplicates."""
     idx = [i for i, s in enumerate(steps) if s >= TRUTH_FROM]
+    if checks and checks[0].get("modes") is not None:
+        return _stacked_truth(checks, steps, idx)
     # near-duplicates while at least half the digits are there: within-mode collapse (it
     # also thins some digits out: 24 distinct images cannot fill 10 digits evenly)
     within = [checks[i]["closeness"] is not None and checks[i]["closeness"] < WITHIN_BELOW
@@ -308,6 +351,31 @@ def run_truth(checks: list[dict[str, Any]], steps: list[int]) -> dict[str, Any]:
         kind, label = "none", "partial"
     return {"label": label, "kind": kind, "onset": steps[idx[onset]] if onset is not None else None,
             "digits": digits, "min_digits": min(digits), "final_digits": digits[-1], "moves": moves}
+
+
+STACKED_DROPPED = 0.5  # Stacked MNIST: fewer modes than half of what real data of the same size holds (issue 19)
+STACKED_HEALTHY = 0.6  # ... healthy: no onset and a median of at least 60% of real's (the r1 runs: 0.67-0.76)
+
+
+def _stacked_truth(checks: list[dict[str, Any]], steps: list[int], idx: list[int]) -> dict[str, Any]:
+    """Stacked MNIST's label: the same onset rule as MNIST's on the modes (digit triples)
+    held relative to real data of the same size; no within-mode truth (no closeness)."""
+    rel = [checks[i]["modes"] / checks[i]["modes_real"] for i in idx]
+    bad = [r < STACKED_DROPPED for r in rel]
+    onset = next((j for j in range(len(bad)) if all(bad[j:j + ONSET_RUN])), None)
+    if onset is not None and 2 * sum(bad[onset:]) < len(bad) - onset:
+        onset = None
+    moves = sum(bad[j] and sum(min(a, b) for a, b in zip(checks[idx[j]]["share"], checks[idx[j - 1]]["share"])) < HOP_OVERLAP
+                for j in range(1, len(idx)))
+    modes = [checks[i]["modes"] for i in idx]
+    if onset is not None:
+        kind, label = ("hopping" if moves >= 2 else "dropped-modes"), "collapsing"
+    elif sorted(rel)[len(rel) // 2] >= STACKED_HEALTHY:
+        kind, label = "none", "healthy"
+    else:
+        kind, label = "none", "partial"
+    return {"label": label, "kind": kind, "onset": steps[idx[onset]] if onset is not None else None,
+            "digits": modes, "min_digits": min(modes), "final_digits": modes[-1], "moves": moves}
 
 
 # -- the suite: record, then replay ------------------------------------------------------------
@@ -363,11 +431,12 @@ def load_recording(folder: Path, name: str, truth: Truth | None) -> dict[str, An
 MONITOR_BATCH = 512
 
 
-def real_for(seed: int, images: torch.Tensor, n: int = 4096) -> torch.Tensor:
-    """The real images (n, 784) in [-1, 1] a user would hand the monitor: a random part of the training set."""
+def real_for(seed: int, images: torch.Tensor, n: int = 4096, channels: int = 1) -> torch.Tensor:
+    """The real images (n, 784 * channels) in [-1, 1] a user would hand the monitor: a
+    random part of the training set (Stacked MNIST: ``channels`` independent draws stacked)."""
     gen = torch.Generator().manual_seed(10_000 + seed)
-    idx = torch.randperm(len(images), generator=gen)[:n]
-    return images[idx].reshape(n, -1).float() / 127.5 - 1.0
+    idx = [torch.randperm(len(images), generator=gen)[:n] for _ in range(channels)]
+    return torch.cat([images[i].reshape(n, -1) for i in idx], dim=1).float() / 127.5 - 1.0
 
 
 def replay(rec: dict[str, Any], real_feats: torch.Tensor, settings=None) -> list[dict[str, Any]]:
@@ -390,6 +459,6 @@ def replay(rec: dict[str, Any], real_feats: torch.Tensor, settings=None) -> list
                     "rollback": r.rollback_step, "seconds": r.seconds,
                     **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.numbers.items()
                        if k in ("score", "modes_rel", "nn_dist_rel", "precision_rel", "coverage_rel", "recall_rel",
-                                "near_rel", "overlap", "modes_covered", "covered_rel", "covered_rel_pooled",
+                                "near_rel", "overlap", "modes_covered", "covered_rel", "covered_rel_pooled", "mass_rel", "mass_rel_pooled",
                                 "spread_rel")}})
     return out

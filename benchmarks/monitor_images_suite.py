@@ -51,10 +51,11 @@ def replay_all(specs, folder: Path, settings=None) -> list[dict[str, Any]]:
         if truth is None and not (folder / f"{spec.name}.cache.pt").exists():
             truth = mi.Truth(images[50_000:], labels[50_000:])
         rec = mi.load_recording(folder, spec.name, truth)
-        if spec.seed not in real_cache:
-            real = mi.real_for(spec.seed, images[:50_000])
-            real_cache[spec.seed] = mnist_features(real, model=model, pixel_range=(-1.0, 1.0))
-        checks = mi.replay(rec, real_cache[spec.seed], settings)
+        key = (spec.seed, int(spec.options.get("channels", 1)))
+        if key not in real_cache:
+            real = mi.real_for(spec.seed, images[:50_000], channels=key[1])
+            real_cache[key] = mnist_features(real, model=model, pixel_range=(-1.0, 1.0))
+        checks = mi.replay(rec, real_cache[key], settings)
         for c, t in zip(checks, rec["truth_checks"]):
             c["truth"] = t
         results.append({"name": spec.name, "setting": spec.setting, "trainer": spec.trainer, "seed": spec.seed,
@@ -118,6 +119,7 @@ def write_report(results: list[dict[str, Any]], dest: Path, seeds: str) -> dict[
                "labels": {lab: sum(r["truth"]["label"] == lab for r in results) for lab in ("collapsing", "healthy", "partial")},
                "all": score(results),
                "per_trainer": {t: score([r for r in results if r["trainer"] == t]) for t in ("user", "lab")},
+               "per_data": {d: score([r for r in results if r["name"].startswith(d + "-")]) for d in ("mnist", "smnist")},
                "monitor_seconds_per_check": statistics.median(c["seconds"] for r in results for c in r["checks"])
                if results else None,
                "runs_table": [{"name": r["name"], "setting": r["setting"], **{k: r["truth"][k] for k in
@@ -129,13 +131,14 @@ def write_report(results: list[dict[str, Any]], dest: Path, seeds: str) -> dict[
 
     def pct(x):
         return "-" if x is None else f"{100 * x:.0f}%"
-    lines = [f"Image suite (MNIST, seeds {seeds}): {len(results)} runs, a check every {CHECK_EVERY} steps, truth from "
-             f"step {mi.TRUTH_FROM} by the digit classifier; labels {summary['labels']} (partial runs are not scored).", "",
+    lines = [f"Image suite (MNIST and Stacked MNIST, seeds {seeds}): {len(results)} runs, a check every {CHECK_EVERY} steps, "
+             f"truth from step {mi.TRUTH_FROM} by the digit classifier; labels {summary['labels']} (partial runs are not scored).", "",
              "| scope | runs dropping modes | flagged dropped-modes / hopping | within-mode runs | told apart | healthy runs "
              "| false alarms (any alarm, any step) | delay median / worst (checks) |",
              "|---|---|---|---|---|---|---|---|"]
-    for name, s in [("all", summary["all"])] + [(f"{t} loop" if t == "user" else "lab DCGAN", summary["per_trainer"][t])
-                                               for t in ("user", "lab")]:
+    scopes = ([("all", summary["all"])] + [("MNIST", summary["per_data"]["mnist"]), ("Stacked MNIST", summary["per_data"]["smnist"])]
+              + [(f"{t} loop" if t == "user" else "lab DCGAN", summary["per_trainer"][t]) for t in ("user", "lab")])
+    for name, s in scopes:
         lines.append(f"| {name} | {s['dropping_runs']} | {pct(s['dropped_flagged_as_dropped'])} | {s['within_runs']} | "
                      f"{pct(s['within_told_apart'])} | {s['healthy_runs']} | {pct(s['false_alarm_rate'])} | "
                      f"{s['delay_checks_median'] if s['delay_checks_median'] is not None else '-'} / "
@@ -149,12 +152,13 @@ def write_report(results: list[dict[str, Any]], dest: Path, seeds: str) -> dict[
     lines += ["", f"Missed: {', '.join(summary['all']['missed']) or 'none'}; kind not named: "
               f"{', '.join(summary['all']['not_named']) or 'none'}; false alarms: "
               f"{', '.join(summary['all']['false_alarms']) or 'none'}.", "",
-              f"| run | setting | truth | onset | digits covered per check from step {mi.TRUTH_FROM} | first alarm | final |",
+              f"| run | setting | truth | onset | digits covered (Stacked MNIST: modes held) per check from step {mi.TRUTH_FROM} "
+              "| first alarm | final |",
               "|---|---|---|---|---|---|---|"]
     for row in summary["runs_table"]:
         fa = row["first_alarm"]
         lines.append(f"| {row['name']} | {row['setting']} | {row['label']} {row['kind']} | {row['onset'] or '-'} | "
                      f"{' '.join(map(str, row['digits']))} | {fa['step'] if fa else '-'} {fa['kind'] if fa else ''} | {row['final']} |")
     dest.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[:14 + len(cols)]))
+    print("\n".join(lines[:17 + len(cols)]))
     return summary
