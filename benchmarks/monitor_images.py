@@ -325,32 +325,36 @@ def run_truth(checks: list[dict[str, Any]], steps: list[int]) -> dict[str, Any]:
               and checks[i]["digits"] >= WITHIN_DIGITS for i in idx]
     dropped = [checks[i]["digits"] < DROPPED_BELOW and not w for i, w in zip(idx, within)]
     bad = [a or b for a, b in zip(dropped, within)]
-    onset = None
-    for j in range(len(bad)):
-        window = bad[j:j + ONSET_RUN]
-        if window and all(window) and (len(window) == ONSET_RUN or j + len(window) == len(bad)):
-            onset = j
-            break
-    if onset is not None and 2 * sum(bad[onset:]) < len(bad) - onset:
-        onset = None  # a dip: most checks from the onset on are good again
-    moves = 0
-    for j in range(1, len(idx)):
-        if dropped[j]:
-            p, q = checks[idx[j]]["share"], checks[idx[j - 1]]["share"]
-            moves += sum(min(a, b) for a, b in zip(p, q)) < HOP_OVERLAP
+    onset, moves = _onset(bad), _moves(checks, idx, dropped)
     digits = [checks[i]["digits"] for i in idx]
+    kind = None
     if onset is not None:
-        after = range(onset, len(idx))
-        n_drop = sum(dropped[j] for j in after)
-        n_within = sum(within[j] for j in after)
+        n_drop, n_within = sum(dropped[onset:]), sum(within[onset:])
         kind = "hopping" if moves >= 2 else ("dropped-modes" if n_drop >= n_within else "within-mode")
-        label = "collapsing"
-    elif sorted(digits)[len(digits) // 2] >= HEALTHY_FROM:
-        kind, label = "none", "healthy"
-    else:
-        kind, label = "none", "partial"
-    return {"label": label, "kind": kind, "onset": steps[idx[onset]] if onset is not None else None,
-            "digits": digits, "min_digits": min(digits), "final_digits": digits[-1], "moves": moves}
+    return _label(onset, kind, sorted(digits)[len(digits) // 2] >= HEALTHY_FROM, steps, idx, digits, moves)
+
+
+def _onset(bad: list[bool]) -> int | None:
+    """The first of ONSET_RUN bad checks in a row (or a bad run reaching the last check),
+    unless most checks from there on are good again (a dip)."""
+    onset = next((j for j in range(len(bad)) if all(bad[j:j + ONSET_RUN])), None)
+    if onset is not None and 2 * sum(bad[onset:]) < len(bad) - onset:
+        return None
+    return onset
+
+
+def _moves(checks: list[dict[str, Any]], idx: list[int], flagged: list[bool]) -> int:
+    """Flagged checks whose histogram overlaps the previous check's by less than HOP_OVERLAP."""
+    return sum(flagged[j] and sum(min(a, b) for a, b in zip(checks[idx[j]]["share"], checks[idx[j - 1]]["share"]))
+               < HOP_OVERLAP for j in range(1, len(idx)))
+
+
+def _label(onset: int | None, kind: str | None, healthy: bool, steps: list[int], idx: list[int],
+           held: list[int], moves: int) -> dict[str, Any]:
+    label = "collapsing" if onset is not None else "healthy" if healthy else "partial"
+    return {"label": label, "kind": kind if onset is not None else "none",
+            "onset": steps[idx[onset]] if onset is not None else None,
+            "digits": held, "min_digits": min(held), "final_digits": held[-1], "moves": moves}
 
 
 STACKED_DROPPED = 0.5  # Stacked MNIST: fewer modes than half of what real data of the same size holds (issue 19)
@@ -362,20 +366,9 @@ def _stacked_truth(checks: list[dict[str, Any]], steps: list[int], idx: list[int
     held relative to real data of the same size; no within-mode truth (no closeness)."""
     rel = [checks[i]["modes"] / checks[i]["modes_real"] for i in idx]
     bad = [r < STACKED_DROPPED for r in rel]
-    onset = next((j for j in range(len(bad)) if all(bad[j:j + ONSET_RUN])), None)
-    if onset is not None and 2 * sum(bad[onset:]) < len(bad) - onset:
-        onset = None
-    moves = sum(bad[j] and sum(min(a, b) for a, b in zip(checks[idx[j]]["share"], checks[idx[j - 1]]["share"])) < HOP_OVERLAP
-                for j in range(1, len(idx)))
-    modes = [checks[i]["modes"] for i in idx]
-    if onset is not None:
-        kind, label = ("hopping" if moves >= 2 else "dropped-modes"), "collapsing"
-    elif sorted(rel)[len(rel) // 2] >= STACKED_HEALTHY:
-        kind, label = "none", "healthy"
-    else:
-        kind, label = "none", "partial"
-    return {"label": label, "kind": kind, "onset": steps[idx[onset]] if onset is not None else None,
-            "digits": modes, "min_digits": min(modes), "final_digits": modes[-1], "moves": moves}
+    onset, moves = _onset(bad), _moves(checks, idx, bad)
+    return _label(onset, "hopping" if moves >= 2 else "dropped-modes", sorted(rel)[len(rel) // 2] >= STACKED_HEALTHY,
+                  steps, idx, [checks[i]["modes"] for i in idx], moves)
 
 
 # -- the suite: record, then replay ------------------------------------------------------------
