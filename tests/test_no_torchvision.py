@@ -2,8 +2,13 @@
 torch these machines use): importing the package, every command's module and the optional
 integrations (lightning and torchmetrics, which import torch-fidelity when it is installed
 where they can find it, and torch-fidelity imports torchvision) never tries to."""
+import re
 import subprocess
 import sys
+
+import pytest
+
+from reference_impls import REFS
 
 # import statements and import_module calls are watched; an availability probe
 # (importlib.util.find_spec, as lightning_utilities does) imports nothing and is allowed
@@ -31,3 +36,13 @@ print(tried)
 def test_nothing_tries_to_import_torchvision():
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+def test_no_reference_module_set_up_here_imports_torchvision():
+    """make test removes the reference packages' modules that import torchvision (the tests
+    load none of them), so no file under .venv/refs can try."""
+    if not REFS.is_dir():
+        pytest.skip(f"no reference packages in {REFS} (make test installs them)")
+    pattern = re.compile(r"^\s*(import|from) torchvision", re.M)
+    found = [str(p.relative_to(REFS)) for p in REFS.rglob("*.py") if pattern.search(p.read_text(errors="replace"))]
+    assert found == [], found
