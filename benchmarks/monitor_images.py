@@ -257,6 +257,7 @@ class Truth:
                                          for a in range(0, len(x), 2048)])
         self.real_labels = real_labels
         self._real_knn: dict[tuple[int, int], float] = {}
+        self._real_modes: dict[int, float] = {}
 
     def real_knn(self, digit: int, n: int) -> float:
         key = (digit, n)
@@ -270,15 +271,14 @@ class Truth:
     def real_modes(self, n: int) -> float:
         """Stacked MNIST: the digit triples that n real samples hold (three independent
         digits by the real labels' frequencies), averaged over three draws."""
-        key = (-1, n)
-        if key not in self._real_knn:
+        if n not in self._real_modes:
             gen = torch.Generator().manual_seed(n)
             vals = []
             for _ in range(3):
                 lab = [self.real_labels[torch.randint(len(self.real_labels), (n,), generator=gen)] for _ in range(3)]
                 vals.append(float(torch.unique(lab[0] * 100 + lab[1] * 10 + lab[2]).numel()))
-            self._real_knn[key] = sum(vals) / 3
-        return self._real_knn[key]
+            self._real_modes[n] = sum(vals) / 3
+        return self._real_modes[n]
 
     @torch.no_grad()
     def check(self, fake_u8: torch.Tensor) -> dict[str, Any]:
