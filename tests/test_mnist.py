@@ -115,7 +115,11 @@ def test_classifier_cache_hash_and_reload(tmp_path, monkeypatch):
     from modecollapse.features.mnist import mnist_features
 
     tiny = C.ClassifierSettings(epochs=1, limit=256)
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
     info = C.load_or_train_info(tiny, data_dir=MNIST_DIR, cache_dir=tmp_path)
+    # training seeds and draws from a fork: the caller's random stream is where it was
+    assert torch.equal(torch.random.get_rng_state(), before)
     assert info.path.name == tiny.filename() and tiny.digest() in info.path.name
     from modecollapse.idx import load_mnist
 
@@ -123,6 +127,9 @@ def test_classifier_cache_hash_and_reload(tmp_path, monkeypatch):
     # A second call reloads (weights_only) instead of training again.
     monkeypatch.setattr(C, "train_classifier", lambda *a, **k: pytest.fail("retrained a cached classifier"))
     again = C.load_or_train_info(tiny, data_dir=MNIST_DIR, cache_dir=tmp_path)
+    # ... and so does reloading (the network's random init is drawn from a fork too), so a
+    # user's run is the same with and without CollapseMonitor(features="mnist")
+    assert torch.equal(torch.random.get_rng_state(), before)
     for p, q in zip(info.model.parameters(), again.model.parameters()):
         assert torch.equal(p, q)
     assert C.ClassifierSettings(epochs=2, limit=256).filename() != tiny.filename()

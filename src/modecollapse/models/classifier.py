@@ -160,7 +160,11 @@ def load_or_train_info(
     if path.is_file():
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            model = DigitCNN()
+            # its random init is overwritten at once: drawn from a fork of the global random
+            # stream, so loading the classifier (e.g. in CollapseMonitor(features="mnist")) leaves
+            # the caller's training run on the path it takes without it
+            with torch.random.fork_rng(devices=[]):
+                model = DigitCNN()
             model.load_state_dict(state["state_dict"])
         except Exception as err:  # noqa: BLE001 - any failure means the file is unusable
             raise ConfigError(f"the cached classifier {path} is unreadable ({type(err).__name__}); delete it to retrain.") from None
@@ -169,7 +173,9 @@ def load_or_train_info(
     if progress is None:
         progress = sys.stderr.isatty()
     sys.stderr.write(f"modecollapse: training the MNIST mode classifier once (cached as {path}) ...\n")
-    with torch.enable_grad():  # first use may come from inside an evaluation under no_grad
+    # first use may come from inside an evaluation under no_grad; training seeds the global
+    # random stream, which is the caller's: forked, so their run is not re-seeded
+    with torch.enable_grad(), torch.random.fork_rng(devices=[]):
         model, acc, seconds = train_classifier(settings, data_dir, progress=progress)
     state = {
         "state_dict": model.state_dict(),
