@@ -130,3 +130,15 @@ def test_cli_missing_weights_exit_2_one_line(tmp_path):
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert TF_NAME in r.stderr and str(tmp_path / "th" / "hub" / "checkpoints") in r.stderr
+
+
+def test_networks_are_built_without_moving_the_callers_random_stream():
+    from modecollapse.features.weights import untouched_rng
+
+    torch.manual_seed(7)
+    before = torch.random.get_rng_state()
+    net = untouched_rng(lambda: torch.nn.Linear(64, 64))
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert net.weight.shape == (64, 64)
+    torch.nn.Linear(64, 64)  # a plain build draws from it: the check above can fail
+    assert not torch.equal(torch.random.get_rng_state(), before)

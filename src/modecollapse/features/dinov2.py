@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from .images import resize_bilinear_tf1, resize_pil_bicubic, to_uint8
-from .weights import WeightFile, cache_key, find_weights, load_strict, read_state_dict
+from .weights import WeightFile, cache_key, find_weights, load_strict, read_state_dict, untouched_rng
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -197,7 +197,7 @@ def load_dinov2(arch: str, weights: str | os.PathLike | None = None, *, device: 
     """The DINOv2 ``arch`` (vits14, vitb14, vitl14, vitg14) with its official weights, on ``device``."""
     spec = weight_file(arch)
     path = find_weights(spec, weights)
-    net = DinoViT(CONFIGS[arch])
+    net = untouched_rng(lambda: DinoViT(CONFIGS[arch]))
     load_strict(net, read_state_dict(path, spec.network), path, spec.network)
     return net.to(device)
 

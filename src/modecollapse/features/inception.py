@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .images import resize_bilinear_tf1, to_uint8
-from .weights import WeightFile, cache_key, find_weights, load_strict, read_state_dict
+from .weights import WeightFile, cache_key, find_weights, load_strict, read_state_dict, untouched_rng
 
 WEIGHTS = WeightFile(
     network="FID Inception-v3",
@@ -227,7 +227,7 @@ def load_inception(weights: str | os.PathLike | None = None, *, device: str | to
     """The FID Inception network with the published weights (see :mod:`.weights` for where
     they are looked for), on ``device``, in eval mode."""
     path = find_weights(WEIGHTS, weights)
-    net = FIDInceptionV3()
+    net = untouched_rng(FIDInceptionV3)
     load_strict(net, read_state_dict(path, WEIGHTS.network), path, WEIGHTS.network, optional=("num_batches_tracked",))
     return net.to(device)
 

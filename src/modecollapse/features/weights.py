@@ -100,6 +100,14 @@ def read_state_dict(path: Path, network: str) -> dict[str, torch.Tensor]:
     return dict(state)
 
 
+def untouched_rng(factory):
+    """``factory()`` (a network whose random init is about to be overwritten by its weights)
+    built on a fork of the global random stream: loading an extractor never moves the caller's
+    training run onto another random path."""
+    with torch.random.fork_rng(devices=[]):
+        return factory()
+
+
 def load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path, network: str,
                 optional: tuple[str, ...] = ()) -> None:
     """Loads ``state`` into ``module`` with every key and shape matching; keys ending in one of
