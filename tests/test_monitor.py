@@ -241,6 +241,7 @@ def test_duplicates_within_every_mode_are_within_mode_collapse(grid):
     assert bad[0].verdict == "collapsing" and bad[-1].verdict == "collapsed"
     assert bad[-1].numbers["modes_rel"] > 0.7 and bad[-1].numbers["nn_dist_rel"] < 0.2
     assert "within-mode collapse" in bad[-1].reason and "closer to each other than real ones" in bad[-1].reason
+    assert "like real data" in bad[-1].reason  # every cluster is filled
 
 
 def _blob_to_data(ds, real, gen, a: float, n: int = 512) -> torch.Tensor:
@@ -403,6 +404,8 @@ def test_near_duplicates_in_a_third_of_the_modes(grid, n_modes, samples, kind):
     if kind == "within-mode":
         assert last.numbers["covered_rel_pooled"] >= m.settings.within_covered
         assert last.numbers["nn_dist_rel"] >= m.settings.handful_below
+        # 7 of 16 clusters filled: the reason gives the share instead of "like real data"
+        assert "like real data" not in last.reason and "of the clusters real data of this size covers" in last.reason
     elif samples == "handful":
         assert last.numbers["nn_dist_rel"] < m.settings.handful_below
     else:

@@ -679,7 +679,10 @@ class CollapseMonitor:
                       + d_note)
         elif kind == "within-mode":
             verdict = "collapsed" if self._bad_streak >= s.patience else "collapsing"
-            reason = (f"within-mode collapse: {fills}, like real data, but they are {close} within them (k-NN "
+            # near-duplicates also leave clusters unfilled; say so when they do (not "like real")
+            like = ("like real data" if cov_rel >= 0.9 else
+                    f"{cov_rel:.0%} of the {what} real data of this size covers")
+            reason = (f"within-mode collapse: {fills}, {like}, but they are {close} within them (k-NN "
                       f"distance {sig.nn_dist_rel:.2f} of real's) {since}: near-duplicates; "
                       f"{self._rollback_note('add minibatch features or a diversity term (e.g. mode seeking)')}{d_note}")
         else:
