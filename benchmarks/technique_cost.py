@@ -1,7 +1,8 @@
 """Cost per training step of each technique relative to the plain GAN, measured side by side.
 
-Builds one run per leaderboard entry (benchmarks/leaderboard.py: the plain GAN, each
-technique alone on top of it, the best combination) and times their steps round-robin in
+Builds one run per method of the leaderboard's suite (``bench --suite ring-grid``, which
+benchmarks/leaderboard.py reports: the plain GAN, each technique alone on top of it, the best
+combination and its ablation), with the suite's options for ``--data``, and times their steps round-robin in
 one process with one thread: every round gives each run ``--steps`` steps in turn, so a
 change in machine load affects all of them alike. A step is one generator update with its
 ``n_critic`` discriminator updates. Prints ms per step and the ratio to ``plain`` (median of
@@ -24,8 +25,24 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from leaderboard import ENTRIES, config_for  # noqa: E402
+from modecollapse.bench.suite import expand, load_suite  # noqa: E402
 from modecollapse.lab.train import build_run, train_step  # noqa: E402
+
+SUITE = "ring-grid"
+
+
+def entries(data: str) -> dict:
+    """The suite's methods on dataset ``data`` (seed 0): name -> (RunSpec, the method's own options)."""
+    suite = load_suite(SUITE)
+    own = {m.name: " ".join(m.options) for m in suite.methods}
+    specs = [s for s in expand(suite, seeds=1) if s.dataset == data]
+    if not specs:
+        names = sorted({s.dataset for s in expand(load_suite(SUITE), seeds=1)})
+        raise SystemExit(f"error: the {SUITE} suite has no dataset {data!r}; it has {', '.join(names)}")
+    bad = [s for s in specs if s.config is None]
+    if bad:
+        raise SystemExit(f"error: the {SUITE} suite's method {bad[0].method!r} is invalid: {bad[0].error}")
+    return {s.method: (s, own[s.method]) for s in specs}
 
 
 def main() -> None:
@@ -37,9 +54,13 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    names = [e.strip() for e in args.only.split(",") if e.strip()] or list(ENTRIES)
+    specs = entries(args.data)
+    names = [e.strip() for e in args.only.split(",") if e.strip()] or list(specs)
+    unknown = [n for n in names if n not in specs]
+    if unknown:
+        raise SystemExit(f"error: no method {unknown[0]!r} in the {SUITE} suite on {args.data}; it has {', '.join(specs)}")
     names = ["plain"] + [n for n in names if n != "plain"]
-    runs = {n: build_run(config_for(n, args.data, seed=0)) for n in names}
+    runs = {n: build_run(specs[n][0].config) for n in names}
     for run in runs.values():  # warm-up: first-call allocations, Adam state
         for _ in range(5):
             train_step(run)
@@ -57,7 +78,7 @@ def main() -> None:
         # a ratio of medians per round would ignore load drift between runs; the median of
         # the per-round ratios compares runs timed seconds apart
         ratio = statistics.median(t / p for t, p in zip(times[n], times["plain"]))
-        rows.append({"entry": n, "option": ENTRIES[n][0], "ms_per_step": round(ms, 2), "ratio": round(ratio, 2),
+        rows.append({"entry": n, "option": specs[n][1], "ms_per_step": round(ms, 2), "ratio": round(ratio, 2),
                      "batch_size": runs[n].cfg.batch_size, "n_critic": runs[n].cfg.n_critic})
     if args.json:
         print(json.dumps({"data": args.data, "plain_ms_per_step": plain, "rows": rows}))

@@ -72,3 +72,18 @@ def test_unknown_method_is_refused_in_one_line():
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "leaderboard.py"), "--only", "nonsense"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "has no method 'nonsense'" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_technique_cost_times_the_suite_methods_against_plain():
+    """benchmarks/technique_cost.py builds its runs from the ring-grid suite (it imported a
+    table leaderboard.py no longer has); a ratio of plain to itself is 1 by construction."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "technique_cost.py"), "--rounds", "1", "--steps", "1",
+                          "--only", "gp r1", "--json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = {r["entry"]: r for r in json.loads(out.stdout)["rows"]}
+    assert set(rows) == {"plain", "gp r1"}
+    assert rows["plain"]["ratio"] == 1.0 and rows["gp r1"]["option"] == "--preset vanilla --gp kind=r1,weight=1"
+    assert rows["gp r1"]["ms_per_step"] > 0
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "technique_cost.py"), "--only", "nope"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "no method 'nope' in the ring-grid suite" in bad.stderr and "Traceback" not in bad.stderr
