@@ -180,3 +180,20 @@ def test_protocol_defaults_resolve_per_benchmark(tmp_path):
     ring = resolve(TrainConfig(data="ring"))[0]
     assert (smnist.eval_samples, smnist.arch) == (26000, "dcgan-small")
     assert (ring.eval_samples, ring.arch) == (2500, "mlp")
+
+
+def test_classifier_features_without_gradients_equal_max_pool():
+    """Without gradients the classifier pools with four strided views (faster on CPU); the
+    features must be bit-identical to max_pool2d's (the path training takes), ties and all."""
+    from modecollapse.models.classifier import DigitCNN, _max_pool2
+
+    torch.manual_seed(0)
+    model = DigitCNN().eval()
+    x = torch.rand(37, 1, 28, 28) * 2 - 1
+    x[:5] = -1.0  # blank images: every pooling window a tie
+    with torch.no_grad():
+        fast = model.features(x)
+    slow = model.features(x).detach()  # gradients on: F.max_pool2d
+    assert torch.equal(fast, slow)
+    y = torch.randn(3, 4, 6, 8)
+    assert torch.equal(_max_pool2(y), torch.nn.functional.max_pool2d(y, 2))

@@ -39,6 +39,15 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | None) -> Path:
     return Path(text).expanduser().resolve() if text else Path.home() / ".cache" / "modecollapse"
 
 
+def _max_pool2(x: torch.Tensor) -> torch.Tensor:
+    """``F.max_pool2d(x, 2)`` for even sizes, bit for bit, as the larger of four strided views:
+    4-6x faster on CPU at the monitor's 512 images (30 ms -> 5-8 ms for conv1's output, one
+    thread). Used without gradients only: with them, ties would share the gradient where
+    max_pool2d gives it to one input, and the cached classifier's training would change."""
+    return torch.maximum(torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2]),
+                         torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))
+
+
 class DigitCNN(nn.Module):
     """x (batch, 1, 28, 28) in [-1, 1] -> logits (batch, 10); ``features`` gives (batch, 128)."""
 
@@ -53,8 +62,9 @@ class DigitCNN(nn.Module):
         self.out = nn.Linear(self.feature_dim, 10)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        pool = _max_pool2 if not torch.is_grad_enabled() else lambda t: F.max_pool2d(t, 2)
+        x = pool(F.relu(self.conv1(x)))
+        x = pool(F.relu(self.conv2(x)))
         return F.relu(self.fc(x.flatten(1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
