@@ -118,6 +118,21 @@ def test_nan_is_diverged(ring):
     assert r.verdict == "diverged" and "d_loss=inf" in r.reason
 
 
+def test_non_finite_samples_found_by_the_per_step_sum(ring):
+    """The per-step test sums the batch: +inf beside -inf (a NaN sum) is diverged; finite values
+    whose float32 sum overflows to inf are not, since the elementwise test then decides."""
+    ds, real = ring
+    gen = torch.Generator().manual_seed(1)
+    mixed = batch(ds, list(range(8)), gen)
+    mixed[0, 0], mixed[1, 0] = float("inf"), float("-inf")
+    r = CollapseMonitor(real=real).update(0, fake=mixed)
+    assert r.verdict == "diverged" and "non-finite" in r.reason
+    huge = batch(ds, list(range(8)), gen)
+    huge[:, 0] = 3e38  # finite, but the rows' sum is inf in float32
+    assert not torch.isfinite(huge.sum())
+    assert CollapseMonitor(real=real).update(0, fake=huge).verdict != "diverged"
+
+
 def test_verdict_independent_of_order_within_a_check(grid):
     ds, real = grid
     gen = torch.Generator().manual_seed(5)

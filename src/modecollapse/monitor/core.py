@@ -529,7 +529,10 @@ class CollapseMonitor:
         if tuple(fake.shape[1:]) != self._sample_shape:
             raise ConfigError(f"fake samples are shaped {tuple(fake.shape[1:])} per row but the real data "
                               f"{self._sample_shape}; pass samples shaped like the real ones.")
-        if not torch.isfinite(fake).all():
+        # one sum per step (a few microseconds) instead of an elementwise test (about 0.1 ms for
+        # 64 MNIST images, 1% of a fast loop): a NaN or inf anywhere makes the sum non-finite, and
+        # a sum that overflowed on finite values is told apart by the elementwise test
+        if not math.isfinite(float(fake.sum())) and not bool(torch.isfinite(fake).all()):
             return self._emit(self._diverged(step, f"non-finite generator samples at step {step}"), t0)
         self._push(fake)
         if not due or self._buffered < self.settings.min_samples:
