@@ -1,0 +1,68 @@
+"""benchmarks/monitor_public_script.py: where the user's lines go into a public GAN script, the
+error for a script it cannot place them in, and its torchvision stand-in on real MNIST."""
+import ast
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import MNIST_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import monitor_public_script as mps  # noqa: E402
+
+SCRIPT = '''import torch
+generator = torch.nn.Linear(2, 2)
+for epoch in range(opt.n_epochs):
+    for i, (imgs, _) in enumerate(dataloader):
+        optimizer_D.zero_grad()
+        d_loss = loss()
+        optimizer_D.step()
+        print(d_loss)
+'''
+
+
+def test_the_lines_go_where_a_user_adds_them():
+    text = mps.patch(SCRIPT)
+    ast.parse(text)  # still a valid script
+    lines = text.splitlines()
+    assert lines[0].startswith("# --- added") and "_probe.seed()" in lines[2]  # the seed before anything runs
+    loop = lines.index("for epoch in range(opt.n_epochs):")
+    assert "_monitor = _probe.start()" in lines[loop - 2]  # the monitor built before the loop
+    step = lines.index("        optimizer_D.step()")
+    assert lines[step + 2] == "        _probe.update(_monitor, gen_imgs, d_loss, g_loss)"  # after D's step, same indent
+    assert lines[-1] == "        print(d_loss)"  # the rest of the script unchanged
+
+
+@pytest.mark.parametrize("drop, named", [("optimizer_D.step()", "optimizer_D.step()"), ("for epoch in range(opt.n_epochs):", "for epoch")])
+def test_a_script_without_the_anchors_gets_one_sentence(drop, named):
+    with pytest.raises(SystemExit) as err:
+        mps.patch(SCRIPT.replace(drop, "pass"))
+    assert named in str(err.value) and str(err.value).startswith("error: the script has no")
+
+
+@pytest.mark.skipif(not any(MNIST_DIR.glob("train-images*")),
+                    reason="real MNIST not found")
+def test_the_torchvision_stand_in_gives_the_scripts_pixels(tmp_path, monkeypatch):
+    for rel, body in mps.SHIM.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(body)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("MODECOLLAPSE_DATA", str(MNIST_DIR))
+    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        monkeypatch.delitem(sys.modules, name)
+    tv = importlib.import_module("torchvision")
+    t = tv.transforms
+    ds = tv.datasets.MNIST("unused", train=True, download=True,
+                           transform=t.Compose([t.Resize(28), t.ToTensor(), t.Normalize([0.5], [0.5])]))
+    x, label = ds[0]
+    assert len(ds) == 60_000 and x.shape == (1, 28, 28) and x.dtype == torch.float32
+    assert float(x.min()) == -1.0 and float(x.max()) == 1.0 and label == 5  # MNIST's first training image is a 5
+    with pytest.raises(SystemExit, match="keeps MNIST at 28 pixels"):
+        t.Resize(32)
+    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        del sys.modules[name]
