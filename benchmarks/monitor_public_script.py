@@ -92,12 +92,18 @@ class Compose:
 
 
 class Resize:
+    """Bilinear with antialiasing to size x size, rounded back to 8-bit pixels (as PIL does)."""
+
     def __init__(self, size):
-        if size != 28:
-            raise SystemExit(f"this stand-in for torchvision keeps MNIST at 28 pixels; the script asks for {size}")
+        self.size = int(size if isinstance(size, int) else size[0])
 
     def __call__(self, x):
-        return x
+        import torch.nn.functional as F
+        if self.size == x.shape[-1]:
+            return x
+        y = F.interpolate(x.float()[None, None], size=(self.size, self.size), mode="bilinear", antialias=True,
+                          align_corners=False)[0, 0]
+        return y.round().clamp(0, 255).to(x.dtype)
 
 
 class ToTensor:
@@ -144,6 +150,9 @@ def start():
     if MODE == "truth":
         _state["truth"] = mi.Truth(images[50_000:], labels[50_000:])
     real = mi.real_for(int(os.environ["MC_SEED"]), images[:50_000]).reshape(-1, 1, 28, 28)  # 4,096 images in [-1, 1]
+    size = getattr(getattr(sys.modules["__main__"], "opt", None), "img_size", 28)
+    if size != 28:  # the script trains at another size (PyTorch-GAN's DCGAN: 32): real images as its loader gives them
+        real = torch.nn.functional.interpolate(real, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return CollapseMonitor(real=real, features="mnist", check_every=100)
 
 
@@ -159,7 +168,8 @@ def update(monitor, gen_imgs, d_loss, g_loss):
         if MODE == "truth":
             t = time.perf_counter()
             import monitor_images as mi
-            _state["recent"].append(mi.to_uint8(gen_imgs.detach().reshape(len(gen_imgs), -1)))
+            from modecollapse.features.mnist import to_28  # the truth reads 28 x 28 digits, as features="mnist" does
+            _state["recent"].append(mi.to_uint8(to_28(gen_imgs.detach()).reshape(len(gen_imgs), -1)))
             if report.check > _state["last_check"]:
                 _state["last_check"] = report.check
                 truth = _state["truth"].check(torch.cat(list(_state["recent"])))
