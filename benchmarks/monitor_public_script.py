@@ -2,7 +2,9 @@
 
 The script is the user's own copy (nothing of it ships here): for the well-known MLP GAN,
 ``git clone https://github.com/eriklindernoren/PyTorch-GAN`` and pass
-``implementations/gan/gan.py``. It is run as it is, with the lines a user adds:
+``implementations/gan/gan.py`` (or ``implementations/dcgan/dcgan.py``, the DCGAN that trains
+at 32 x 32: the real images are resized to the script's ``--img_size`` as its loader does,
+and ``features="mnist"`` resizes to 28). It is run as it is, with the lines a user adds:
 
 - before the training loop: a ``CollapseMonitor(real=..., features="mnist")`` built from 4,096
   real MNIST images in [-1, 1] (the script's ``Normalize([0.5], [0.5])``);
@@ -296,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--script {args.script} is not a file")
     if args.steps < 200:
         p.error("--steps should be at least 200 (checks every 100 steps)")
+    if args.steps < 1100 and not args.overhead:
+        p.error("--steps should be at least 1100 for the classifier's truth, which judges the checks from step 1,000 on")
     seeds = parse_seeds(args.seeds)
     patched = patch(args.script.read_text())
     args.out.mkdir(parents=True, exist_ok=True)
