@@ -321,6 +321,35 @@ def test_samples_far_from_the_data_are_off_data(ring):
     assert "off the data" in reports[-1].reason
 
 
+def test_overhead_is_the_share_of_the_loop_spent_inside_update(ring):
+    """report.overhead: seconds inside update() over the loop's wall time, both counted from
+    the end of the first check (None there); equal to the same share timed around the calls."""
+    import time
+
+    ds, real = ring
+    gen = torch.Generator().manual_seed(11)
+    m = CollapseMonitor(real=real, check_every=20)
+    xs = [batch(ds, list(range(8)), gen, n=64) for _ in range(100)]
+    inside, start, reports = 0.0, None, []
+    for step, x in enumerate(xs, start=1):
+        time.sleep(0.002)  # the training step
+        t0 = time.perf_counter()
+        r = m.update(step, fake=x)
+        t1 = time.perf_counter()
+        if start is not None:
+            inside += t1 - t0
+        if r.check == 1 and start is None:
+            start = t1
+        if r.check != (reports[-1].check if reports else 0):
+            reports.append(r)
+    assert [r.step for r in reports] == [20, 40, 60, 80, 100]
+    assert reports[0].overhead is None and all(0 < r.overhead < 1 for r in reports[1:])
+    mine = inside / (t1 - start)
+    assert reports[-1].overhead == pytest.approx(mine, rel=0.05)
+    back = type(reports[-1])(**{**reports[-1].__dict__})
+    assert back.as_dict()["overhead"] == reports[-1].overhead
+
+
 def test_checks_run_every_check_every_steps_with_the_samples_that_arrived(ring):
     """Checks at steps 100, 200, ... whatever the batch size, due() agrees with update, and
     report.check tells which calls ran one."""

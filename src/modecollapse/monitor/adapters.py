@@ -87,6 +87,8 @@ class TensorBoardSink(_Sink):
             v = report.numbers.get(name)
             if isinstance(v, (int, float)) and math.isfinite(v):
                 self.writer.add_scalar(f"monitor/{name}", float(v), report.step)
+        if report.overhead is not None:
+            self.writer.add_scalar("monitor/overhead", report.overhead, report.step)
         self.writer.flush()
 
     def close(self) -> None:

@@ -302,6 +302,11 @@ class CollapseMonitor:
         # samples since the last check: not saved (a resumed monitor waits for min_samples anew)
         self._buffer: list[torch.Tensor] = []
         self._buffered = 0
+        # the loop's wall clock from the end of this process's first check, and the seconds
+        # spent inside update() since then (the report's `overhead`; not saved: wall time of
+        # another process says nothing about this one)
+        self._clock0: float | None = None
+        self._inside = 0.0
         self.history: deque[dict[str, Any]]  # the public state's types (set from _STATE below)
         self.report: MonitorReport | None
         for key, fresh in self._STATE:
@@ -441,8 +446,9 @@ class CollapseMonitor:
     def _parse_report(r: Any, bad: Callable[[str], ConfigError]) -> MonitorReport | None:
         if r is None:
             return None
-        core = ("step", "verdict", "reason", "onset_step", "check", "seconds", "kind", "rollback_step")
-        ok = (isinstance(r, Mapping) and all(k in r for k in core) and isinstance(r["step"], int)
+        core = ("step", "verdict", "reason", "onset_step", "check", "seconds", "kind", "rollback_step", "overhead")
+        ok = (isinstance(r, Mapping) and all(k in r for k in core if k != "overhead") and isinstance(r["step"], int)
+              and (r.get("overhead") is None or (isinstance(r["overhead"], (int, float)) and 0 <= r["overhead"] <= 1))
               and r["verdict"] in VERDICTS and isinstance(r["reason"], str) and r["kind"] in KINDS
               and isinstance(r["check"], int) and isinstance(r["seconds"], (int, float))
               and all(r[k] is None or isinstance(r[k], int) for k in ("onset_step", "rollback_step"))
@@ -451,7 +457,8 @@ class CollapseMonitor:
             raise bad("report should be a report's as_dict() with a known verdict and kind")
         numbers = MappingProxyType({k: v for k, v in r.items() if k not in core})
         return MonitorReport(r["step"], r["verdict"], r["reason"], r["onset_step"], r["check"], numbers,
-                             float(r["seconds"]), r["kind"], r["rollback_step"])
+                             float(r["seconds"]), r["kind"], r["rollback_step"],
+                             None if r.get("overhead") is None else float(r["overhead"]))
 
     # -- input ---------------------------------------------------------------------------------
     @torch.no_grad()
@@ -507,10 +514,14 @@ class CollapseMonitor:
         latest report: a new ``report.check`` means this call ran a check.
         """
         t0 = time.perf_counter()
+        counting = self._clock0 is not None  # (the first check sets the clock; its cost stays out)
         try:
             return self._update(step, fake, latent, d_loss, g_loss, t0)
         finally:
-            self.total_seconds += time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            self.total_seconds += took
+            if counting:
+                self._inside += took
 
     def _update(self, step: int, fake: Any, latent: Any, d_loss: Any, g_loss: Any, t0: float) -> MonitorReport:
         bad_loss = self._losses(d_loss, g_loss)
@@ -699,8 +710,15 @@ class CollapseMonitor:
                              rollback_step=self._last_healthy)
 
     def _emit(self, report: MonitorReport, t0: float) -> MonitorReport:
-        seconds = time.perf_counter() - t0
-        report = dataclasses.replace(report, seconds=seconds)
+        now = time.perf_counter()
+        seconds = now - t0
+        overhead = None
+        if self._clock0 is None:
+            self._clock0, self._inside = now, 0.0
+        elif now > self._clock0:
+            # this call's own seconds are added to _inside only when it returns
+            overhead = min(1.0, (self._inside + seconds) / (now - self._clock0))
+        report = dataclasses.replace(report, seconds=seconds, overhead=overhead)
         previous = self.verdict
         self.report = report
         for sink in self._sinks:

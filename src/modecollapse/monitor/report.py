@@ -31,6 +31,9 @@ class MonitorReport:
     seconds: float = 0.0  # wall time of this check
     kind: str = "none"
     rollback_step: int | None = None
+    #: share of the loop's wall time spent inside ``update()`` since the end of this process's
+    #: first check (None at that check): what the monitor costs this loop
+    overhead: float | None = None
 
     @property
     def alarm(self) -> bool:
@@ -39,4 +42,4 @@ class MonitorReport:
     def as_dict(self) -> dict[str, Any]:
         return {"step": self.step, "verdict": self.verdict, "reason": self.reason, "onset_step": self.onset_step,
                 "check": self.check, "kind": self.kind, "rollback_step": self.rollback_step, **dict(self.numbers),
-                "seconds": self.seconds}
+                "seconds": self.seconds, "overhead": self.overhead}
