@@ -222,6 +222,7 @@ def summarise(name: str, rec: dict) -> dict:
     first = alarms[0] if alarms else None
     loop = rec["loop_seconds"] - rec["truth_seconds"]  # the script's loop with the monitor, without the truth
     return {"name": name, "truth": truth, "digits": [c["truth"]["digits"] for c in checks],
+            "checks": [{k: c[k] for k in ("step", "verdict", "kind")} for c in checks],
             "first_alarm": first and {"step": first["step"], "kind": first["kind"]},
             "kinds": sorted({c["kind"] for c in alarms}),
             "final": {k: checks[-1][k] for k in ("step", "verdict", "kind", "rollback", "reason")},
@@ -320,7 +321,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:16s} truth {t['label']:10s} {str(t['kind']):13s} onset {t['onset']}  digits {' '.join(map(str, r['digits']))}\n"
                   f"{'':16s} monitor: first alarm {fa and (fa['step'], fa['kind'])}, alarm kinds {r['kinds']}, final "
                   f"{f['verdict']}/{f['kind']} at {f['step']} (rollback {f['rollback']}); update() {r['monitor_share']:.1%} of the loop")
-        (args.out / f"{args.tag}-summary.json").write_text(json.dumps(results, indent=1))
+        import monitor_images_suite as suite  # the image suite's scoring: the first alarm from 2 checks before the onset on
+
+        sc = suite.score(results)
+        print(f"{args.tag}: {json.dumps(sc)}")
+        (args.out / f"{args.tag}-summary.json").write_text(json.dumps({"score": sc, "runs": results}, indent=1))
     finally:
         run.close()
     return 0

@@ -67,3 +67,23 @@ def test_the_torchvision_stand_in_gives_the_scripts_pixels(tmp_path, monkeypatch
     assert abs(float(x32.mean()) - float(ds.images[0].float().div(255).mean())) < 0.01  # the same ink
     for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
         del sys.modules[name]
+
+
+def test_a_run_is_scored_as_the_image_suite_scores_it():
+    """A run whose digits fall to 3 from step 1,000 on is collapsing (onset 1,000); the monitor's
+    alarm at step 900 (2 checks allowed before the onset) detects it with a delay of -1 check."""
+    import monitor_images_suite as suite
+
+    checks = []
+    for step in range(100, 3001, 100):
+        digits = 10 if step < 1000 else 3
+        share = [1 / digits if d < digits else 0.0 for d in range(10)]
+        verdict, kind = ("healthy", "none") if step < 900 else ("collapsed", "dropped-modes")
+        checks.append({"step": step, "verdict": verdict, "kind": kind, "onset": None, "rollback": 800, "reason": "",
+                       "truth": {"digits": digits, "largest": max(share), "share": share, "closeness": 0.9}})
+    rec = {"checks": checks, "monitor_seconds": 1.0, "truth_seconds": 2.0, "loop_seconds": 12.0}
+    r = mps.summarise("plain-s0", rec)
+    assert (r["truth"]["label"], r["truth"]["kind"], r["truth"]["onset"]) == ("collapsing", "dropped-modes", 1000)
+    assert r["first_alarm"] == {"step": 900, "kind": "dropped-modes"} and r["monitor_share"] == pytest.approx(0.1)
+    sc = suite.score([r])
+    assert (sc["dropping_runs"], sc["dropped_flagged_as_dropped"], sc["delay_checks_median"], sc["missed"]) == (1, 1.0, -1.0, [])
