@@ -130,7 +130,7 @@ sys.path.insert(0, os.environ["MC_BENCH"])
 
 STEPS = int(os.environ["MC_STEPS"])
 OUT = os.environ["MC_OUT"]
-MODE = os.environ["MC_MODE"]  # "truth": monitor + classifier truth; "monitor": monitor only; "plain": neither
+MODE = os.environ["MC_MODE"]  # "truth": monitor + classifier truth; "monitor": monitor only; "plain": neither; "built": built, never updated
 _state = {"step": 0, "recent": collections.deque(maxlen=16), "checks": [], "monitor_s": 0.0, "truth_s": 0.0,
           "last_check": 0, "loop_t0": None, "cpu0": None}
 
@@ -155,7 +155,11 @@ def start():
     size = getattr(getattr(sys.modules["__main__"], "opt", None), "img_size", 28)
     if size != 28:  # the script trains at another size (PyTorch-GAN's DCGAN: 32): real images as its loader gives them
         real = torch.nn.functional.interpolate(real, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return CollapseMonitor(real=real, features="mnist", check_every=100)
+    monitor = CollapseMonitor(real=real, features="mnist", check_every=100)
+    if MODE == "built":  # built (real data and classifier loaded) but never updated: what its mere presence costs
+        _state["built"] = monitor
+        return None
+    return monitor
 
 
 def update(monitor, gen_imgs, d_loss, g_loss):
