@@ -302,11 +302,10 @@ class CollapseMonitor:
         # samples since the last check: not saved (a resumed monitor waits for min_samples anew)
         self._buffer: list[torch.Tensor] = []
         self._buffered = 0
-        # the loop's wall clock from the end of this process's first check, and the seconds
-        # spent inside update() since then (the report's `overhead`; not saved: wall time of
-        # another process says nothing about this one)
+        # the wall clock and total_seconds at the end of this process's first check, from which
+        # the report's `overhead` counts (not saved: another process's wall time says nothing of this one)
         self._clock0: float | None = None
-        self._inside = 0.0
+        self._seconds0 = 0.0
         self.history: deque[dict[str, Any]]  # the public state's types (set from _STATE below)
         self.report: MonitorReport | None
         for key, fresh in self._STATE:
@@ -446,8 +445,9 @@ class CollapseMonitor:
     def _parse_report(r: Any, bad: Callable[[str], ConfigError]) -> MonitorReport | None:
         if r is None:
             return None
-        core = ("step", "verdict", "reason", "onset_step", "check", "seconds", "kind", "rollback_step", "overhead")
-        ok = (isinstance(r, Mapping) and all(k in r for k in core if k != "overhead") and isinstance(r["step"], int)
+        required = ("step", "verdict", "reason", "onset_step", "check", "seconds", "kind", "rollback_step")
+        core = (*required, "overhead")  # overhead: absent from states saved before it existed
+        ok = (isinstance(r, Mapping) and all(k in r for k in required) and isinstance(r["step"], int)
               and (r.get("overhead") is None or (isinstance(r["overhead"], (int, float)) and 0 <= r["overhead"] <= 1))
               and r["verdict"] in VERDICTS and isinstance(r["reason"], str) and r["kind"] in KINDS
               and isinstance(r["check"], int) and isinstance(r["seconds"], (int, float))
@@ -514,14 +514,10 @@ class CollapseMonitor:
         latest report: a new ``report.check`` means this call ran a check.
         """
         t0 = time.perf_counter()
-        counting = self._clock0 is not None  # (the first check sets the clock; its cost stays out)
         try:
             return self._update(step, fake, latent, d_loss, g_loss, t0)
         finally:
-            took = time.perf_counter() - t0
-            self.total_seconds += took
-            if counting:
-                self._inside += took
+            self.total_seconds += time.perf_counter() - t0
 
     def _update(self, step: int, fake: Any, latent: Any, d_loss: Any, g_loss: Any, t0: float) -> MonitorReport:
         bad_loss = self._losses(d_loss, g_loss)
@@ -713,11 +709,11 @@ class CollapseMonitor:
         now = time.perf_counter()
         seconds = now - t0
         overhead = None
-        if self._clock0 is None:
-            self._clock0, self._inside = now, 0.0
+        # (this call's seconds join total_seconds only when it returns)
+        if self._clock0 is None:  # the first check's own cost, set-up included, stays out
+            self._clock0, self._seconds0 = now, self.total_seconds + seconds
         elif now > self._clock0:
-            # this call's own seconds are added to _inside only when it returns
-            overhead = min(1.0, (self._inside + seconds) / (now - self._clock0))
+            overhead = min(1.0, (self.total_seconds + seconds - self._seconds0) / (now - self._clock0))
         report = dataclasses.replace(report, seconds=seconds, overhead=overhead)
         previous = self.verdict
         self.report = report
