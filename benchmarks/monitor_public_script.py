@@ -25,7 +25,8 @@ and saves no images, since torchvision does not import beside this project's tor
 Prints a line per run (the monitor's first alarm, kind and final verdict beside the truth)
 and writes ``OUT/NAME.json`` per run and ``OUT/TAG-summary.json``. ``--overhead`` runs the
 script without the monitor and with it (no truth) per seed instead, and prints the ratios of
-their loops' wall and CPU time and whether the final generator weights are identical.
+their loops' wall and CPU time and whether the final generator weights are identical
+(``--built`` adds a run with the monitor built but never updated).
 """
 from __future__ import annotations
 
@@ -286,12 +287,13 @@ class Runner:
         self._tmp.cleanup()
 
 
-def overhead(run: Runner, tag: str, seeds: list[int]) -> dict:
-    """The script without and with the monitor (no truth), alternating which goes first."""
+def overhead(run: Runner, tag: str, seeds: list[int], built: bool = False) -> dict:
+    """The script without and with the monitor (no truth), alternating which goes first;
+    ``built``: a third run with the monitor built but never updated (what its presence costs)."""
     rows = []
     for i, seed in enumerate(seeds):
         order = ("plain", "monitor") if i % 2 == 0 else ("monitor", "plain")
-        got = {mode: run(f"{tag}-{mode}-s{seed}", seed, mode) for mode in order}
+        got = {mode: run(f"{tag}-{mode}-s{seed}", seed, mode) for mode in order + (("built",) if built else ())}
         p, m = got["plain"], got["monitor"]
         rows.append({"seed": seed, "plain_wall": p["loop_seconds"], "monitor_wall": m["loop_seconds"],
                      "plain_cpu": p["loop_cpu_seconds"], "monitor_cpu": m["loop_cpu_seconds"],
@@ -300,9 +302,12 @@ def overhead(run: Runner, tag: str, seeds: list[int]) -> dict:
                      "reported_overhead": m.get("reported_overhead"),
                      "same_weights": p["generator_checksum"] == m["generator_checksum"]})
         r = rows[-1]
+        if built:
+            r.update(built_wall=got["built"]["loop_seconds"], built_cpu=got["built"]["loop_cpu_seconds"])
         print(f"seed {seed}: plain {r['plain_wall']:.1f} s wall / {r['plain_cpu']:.1f} s CPU, monitored {r['monitor_wall']:.1f} / "
               f"{r['monitor_cpu']:.1f}: x{r['wall_ratio']:.3f} wall, x{r['cpu_ratio']:.3f} CPU; update() {r['monitor_share']:.1%} of "
-              f"the monitored loop (report.overhead: {r['reported_overhead'] or 0:.1%}); final generator weights {'identical' if r['same_weights'] else 'DIFFERENT'}")
+              f"the monitored loop (report.overhead: {r['reported_overhead'] or 0:.1%}); final generator weights {'identical' if r['same_weights'] else 'DIFFERENT'}"
+              + (f"; built, never updated: {r['built_wall']:.1f} s wall / {r['built_cpu']:.1f} s CPU" if built else ""))
     return {"rows": rows}
 
 
@@ -319,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tag", default="published", help="name of this setting in the run names")
     p.add_argument("--overhead", action="store_true",
                    help="time the script without and with the monitor instead (no truth), side by side per seed")
+    p.add_argument("--built", action="store_true",
+                   help="with --overhead: a third run per seed with the monitor built but never updated")
     args = p.parse_args(argv)
     if not args.script.is_file():
         p.error(f"--script {args.script} is not a file")
@@ -332,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     run = Runner(patched, args.data, args.steps, extra, args.out)
     try:
         if args.overhead:
-            (args.out / f"{args.tag}-overhead.json").write_text(json.dumps(overhead(run, args.tag, seeds), indent=1))
+            (args.out / f"{args.tag}-overhead.json").write_text(json.dumps(overhead(run, args.tag, seeds, args.built), indent=1))
             return 0
         results = []
         for seed in seeds:
