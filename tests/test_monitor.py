@@ -188,7 +188,7 @@ def test_state_fields_are_listed_once_and_each_comes_back(ring):
     state = m.state_dict()
     assert list(state) == ["version", "fingerprint", "settings", "next_due", "checks", "history", "bad_streak",
                            "off_streak", "onset", "last_healthy", "warming", "warm_checks", "flat", "best",
-                           "start_step", "prev_hist", "hops", "d_first", "g_first", "d_recent", "g_recent",
+                           "start_step", "prev_hist", "hops", "starved_streaks", "d_first", "g_first", "d_recent", "g_recent",
                            "report", "total_seconds"]
     assert list(state)[3:] == [key for key, _ in CollapseMonitor._STATE]
     back = CollapseMonitor(real=real)
@@ -459,3 +459,72 @@ def test_near_duplicates_in_a_third_of_the_modes(grid, n_modes, samples, kind):
         assert last.numbers["nn_dist_rel"] < m.settings.handful_below
     else:
         assert last.numbers["covered_rel_pooled"] < m.settings.within_covered
+
+
+def _weighted_stream(m, ds, weights_at, checks=12, seed=4):
+    """Checks of 512 samples drawn over the modes with ``weights_at(c)``; returns the reports."""
+    gen = torch.Generator().manual_seed(seed)
+    reports = []
+    for c in range(checks):
+        idx = torch.multinomial(weights_at(c), 512, replacement=True, generator=gen)
+        reports.append(m.update((c + 1) * EVERY, fake=ds.sample_modes(idx, gen)))
+    return reports
+
+
+STARVED = MonitorSettings(starved_below=0.2)  # opt-in (off by default); starved_modes 2, starved_checks 3 are the defaults
+
+
+def test_modes_thinned_to_a_tenth_are_starved_and_dropped(ring):
+    """From check CHANGE on, 2 of the ring's 8 modes get a tenth of their share (like a digit
+    at 1-2% where real MNIST has 10%): too mild for the covered count and the collapse score,
+    which call every check healthy; the clusters of those modes hold under starved_below of
+    their share at check after check, so after starved_checks checks the modes are dropped."""
+    ds, real = ring
+    thinned = torch.ones(8)
+    thinned[[2, 5]] = 0.1
+
+    def weights(c):
+        return thinned if c >= CHANGE else torch.ones(8)
+
+    assert MonitorSettings().starved_below == 0 and (STARVED.starved_modes, STARVED.starved_checks) == (2, 3)
+    plain = _weighted_stream(CollapseMonitor(real=real), ds, weights)
+    assert all(r.verdict in ("warming-up", "healthy") for r in plain), [r.verdict for r in plain]
+    assert min(r.numbers["covered_rel_pooled"] for r in plain[CHANGE:]) >= 0.5  # covered_below does not see it
+    reports = _weighted_stream(CollapseMonitor(real=real, settings=STARVED), ds, weights)
+    alarm = first_alarm(reports)
+    assert alarm is not None and alarm.kind == "dropped-modes"
+    assert alarm.step == (CHANGE + STARVED.starved_checks) * EVERY  # the third starved check in a row
+    assert alarm.numbers["starved"] >= 2 and "have held under 20% of their share for 3 checks" in alarm.reason
+    assert reports[-1].verdict == "collapsed"
+
+
+def test_thin_modes_that_move_from_check_to_check_are_not_starved(ring):
+    """A healthy generator is uneven, but its thin modes change from check to check: at every
+    check 2 modes of the ring get a tenth of their share, never the same two as at the last
+    check. Every check has starved clusters, but no mode is starved three checks in a row, so
+    no alarm."""
+    ds, real = ring
+    pairs = [[0, 1], [4, 5], [2, 3], [6, 7], [1, 4], [3, 6], [5, 0], [7, 2]]
+
+    def weights(c):
+        w = torch.ones(8)
+        w[pairs[c % len(pairs)]] = 0.1
+        return w
+
+    reports = _weighted_stream(CollapseMonitor(real=real, settings=STARVED), ds, weights, checks=14)
+    assert all(r.verdict in ("warming-up", "healthy") for r in reports), [(r.verdict, r.reason) for r in reports]
+    assert max(r.numbers["starved"] for r in reports) < STARVED.starved_modes
+
+
+def test_a_state_saved_before_starved_streaks_existed_still_loads(ring):
+    ds, real = ring
+    m = CollapseMonitor(real=real, settings=STARVED)
+    _weighted_stream(m, ds, lambda c: torch.ones(8), checks=3)
+    state = json.loads(json.dumps(m.state_dict()))
+    del state["starved_streaks"]
+    back = CollapseMonitor(real=real, settings=STARVED)
+    back.load_state_dict(state)
+    assert back.state_dict()["starved_streaks"] == [] and back.checks == 3
+    state["starved_streaks"] = [1, 2]
+    with pytest.raises(ConfigError, match="starved_streaks"):
+        back.load_state_dict(state)
