@@ -49,3 +49,21 @@ def test_stacked_mnist_truth_is_relative_to_real_triples():
     drop = mi.run_truth(stacked([450] * 12 + [300] * 8), STEPS)  # 0.47 of real from step 1300
     assert drop["label"] == "collapsing" and drop["kind"] == "dropped-modes" and drop["onset"] == 1300
     assert mi.run_truth(stacked([350] * 20), STEPS)["label"] == "partial"  # 0.55: neither
+
+
+def test_the_oracle_rule_alarms_where_enough_digits_are_thin_over_its_window():
+    """benchmarks/monitor_images_oracle.py's rule on hand-made digit shares: two digits at 2%
+    from the third check on; pooled over 3 checks the alarm comes when the window holds only
+    thin checks, and one thin digit is not enough for need=2."""
+    import torch
+
+    from monitor_images_oracle import rule_alarms
+
+    even = [0.1] * 10
+    thin = [0.02, 0.02] + [0.12] * 8
+    one = [0.02] + [0.98 / 9] * 9
+    shares = torch.tensor([even, even, thin, thin, thin, one])
+    steps = [100, 200, 300, 400, 500, 600]
+    assert rule_alarms(shares, steps, window=1, share=0.3, need=2) == [300, 400, 500]
+    assert rule_alarms(shares, steps, window=3, share=0.3, need=2) == [500]
+    assert rule_alarms(shares, steps, window=1, share=0.3, need=1) == [300, 400, 500, 600]
