@@ -9,7 +9,7 @@ TORCH   ?= torch==2.13.0
 # declared requirements (torchvision, xformers, an old torch) are neither needed by the module
 # files the tests load nor installable beside this torch. --target $(VENV)/refs, outside
 # sys.path: in site-packages torch-fidelity made `import torchmetrics` (and lightning) try to
-# import torchvision (tests/reference_impls.py loads them from there). Their modules that import
+# load torchvision (tests/reference_impls.py loads them from there). Their modules that import
 # torchvision (datasets, the other extractors, torch-fidelity's utils, which the tests stub) are
 # then removed: the tests load none of them, so nothing set up here can try to import it.
 REFS    := torch-fidelity==0.4.0 dinov2==0.0.1.dev2

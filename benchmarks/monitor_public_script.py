@@ -63,7 +63,7 @@ UPDATE = '''{ind}# --- added: one update per step, the run ends after --steps st
 '''
 
 # a stand-in for the parts of torchvision the script uses, reading MNIST from IDX files; the
-# script's torchvision imports are pointed at it (patch), so nothing tries to import torchvision
+# script's torchvision imports are pointed at it (patch), so nothing tries to load torchvision
 STANDIN = "mc_vision_standin"
 TORCHVISION_IMPORT = re.compile(r"^(\s*)(import|from)(\s+)torchvision\b(.*)$", re.M)
 SHIM = {
@@ -217,8 +217,8 @@ def patch(text: str) -> str:
 
 
 def point_at_standin(text: str) -> str:
-    """The script's torchvision import lines read from the stand-in (``from torchvision.utils import
-    save_image`` -> ``from mc_vision_standin.utils import save_image``); an ``import`` without
+    """The script's torchvision import lines read from the stand-in (the line importing ``save_image`` from
+    torchvision.utils now reads it from mc_vision_standin.utils); an ``import`` without
     ``as`` also binds the stand-in as ``torchvision``, for the script's ``torchvision.x`` names."""
     def swap(m: re.Match) -> str:
         ind, kw, gap, rest = m.groups()

@@ -5,7 +5,7 @@ this torch) or a download.
 Both packages are installed by ``make test`` with ``pip install --no-deps --target
 .venv/refs`` (the Makefile's ``REFS``): a folder outside ``sys.path``, so nothing imports
 them by accident. Installed into site-packages, torch-fidelity made every ``import
-torchmetrics`` (and so ``import lightning``) try ``import torchvision``, because torchmetrics
+torchmetrics`` (and so ``import lightning``) try to load torchvision, because torchmetrics
 imports torch_fidelity whenever it is available and torch_fidelity's package ``__init__``
 imports torchvision.
 

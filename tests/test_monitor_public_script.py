@@ -40,7 +40,7 @@ def test_the_lines_go_where_a_user_adds_them():
     step = lines.index("        optimizer_D.step()")
     assert lines[step + 2] == "        _probe.update(_monitor, gen_imgs, d_loss, g_loss)"  # after D's step, same indent
     assert lines[-1] == "        print(d_loss)"  # the rest of the script unchanged
-    # its torchvision imports read from the stand-in, so nothing tries to import torchvision
+    # its torchvision imports read from the stand-in, so nothing tries to load torchvision
     assert [ln for ln in lines if "vision" in ln] == ["import mc_vision_standin.transforms as transforms",
                                                         "from mc_vision_standin.utils import save_image",
                                                         "from mc_vision_standin import datasets"]

@@ -39,7 +39,7 @@ def test_nothing_tries_to_import_torchvision():
 
 
 def test_no_reference_module_set_up_here_imports_torchvision():
-    """make test removes the reference packages' modules that import torchvision (the tests
+    """make test removes the reference packages' modules that load torchvision (the tests
     load none of them), so no file under .venv/refs can try."""
     if not REFS.is_dir():
         pytest.skip(f"no reference packages in {REFS} (make test installs them)")
