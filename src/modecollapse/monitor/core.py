@@ -629,9 +629,11 @@ class CollapseMonitor:
         and the samples near the data would put at least STARVED_MIN_EXPECTED in it at its real
         share (fewer: an empty mode is chance); a mode not judged ends its streak."""
         s = self.settings
+        if s.starved_below <= 0:  # off (the default): no work at a check
+            return [], None
         share = self.reference.real_share.double()
         judged = (share >= 0.5 / len(share)) & (sig.n_near * share >= STARVED_MIN_EXPECTED)
-        if s.starved_below <= 0 or sig.n_near <= 0 or not bool(judged.any()):
+        if sig.n_near <= 0 or not bool(judged.any()):
             self._starved_streaks = []
             return [], None
         ratio = torch.where(judged, torch.tensor(sig.histogram, dtype=torch.float64) / share.clamp_min(1e-12),
