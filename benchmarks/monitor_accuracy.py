@@ -441,6 +441,12 @@ def main() -> None:
     ap.add_argument("--seeds", default="0-4", help="images: seeds to record or report, e.g. 0-4 or 100-104")
     ap.add_argument("--record", action="store_true", help="images: train and record the runs without a recording")
     ap.add_argument("--shard", default="0/1", help="images --record: I/N, this process takes every N-th run from the I-th")
+    ap.add_argument("--modes", choices=("clusters", "classifier"), default="clusters",
+                    help="images --report: the monitor's modes: its label-free k-means clusters (what "
+                         "features='mnist' gives a user), or the digit classifier's digits (digit triples on "
+                         "Stacked MNIST) as known modes, the classifier the truth counts with")
+    ap.add_argument("--monitor-settings", default="{}", metavar="JSON",
+                    help="images --report: MonitorSettings fields to change, e.g. '{\"covered_below\": 0.8}'")
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.suite == "images":

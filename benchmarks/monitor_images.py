@@ -432,10 +432,26 @@ def real_for(seed: int, images: torch.Tensor, n: int = 4096, channels: int = 1) 
     return torch.cat([images[i].reshape(n, -1) for i in idx], dim=1).float() / 127.5 - 1.0
 
 
-def replay(rec: dict[str, Any], real_feats: torch.Tensor, settings=None) -> list[dict[str, Any]]:
+def digit_modes(model):
+    """A ``mode_classifier`` for the monitor fed classifier feature rows (n, 128 * C): each
+    channel's digit by the classifier's head, the C digits read as one number (MNIST: the
+    digit, 10 modes; Stacked MNIST: the triple, 1,000), as the truth counts them."""
+    @torch.no_grad()
+    def classify(feats: torch.Tensor) -> torch.Tensor:
+        c = feats.shape[1] // 128
+        digits = model.out(feats.reshape(-1, 128)).argmax(1).reshape(len(feats), c)
+        mode = torch.zeros(len(feats), dtype=torch.long)
+        for j in range(c):
+            mode = mode * 10 + digits[:, j]
+        return mode
+    return classify
+
+
+def replay(rec: dict[str, Any], real_feats: torch.Tensor, settings=None, mode_classifier=None) -> list[dict[str, Any]]:
     """The current monitor on a recording's stored check batches. The monitor is built on
     the classifier features of the real images and fed the batches' features, which is what
-    ``CollapseMonitor(real=images, features="mnist")`` computes internally (cached here)."""
+    ``CollapseMonitor(real=images, features="mnist")`` computes internally (cached here).
+    ``mode_classifier`` (:func:`digit_modes`): known modes instead of the k-means clusters."""
     from dataclasses import replace
 
     from modecollapse import CollapseMonitor
@@ -444,7 +460,9 @@ def replay(rec: dict[str, Any], real_feats: torch.Tensor, settings=None) -> list
     settings = settings or MonitorSettings()
     if settings.feature_norm == "auto":  # what features="mnist" gets: the features are given
         settings = replace(settings, feature_norm="l2")
-    m = CollapseMonitor(real=real_feats, settings=settings)
+    known = {} if mode_classifier is None else {"mode_classifier": mode_classifier,
+                                               "num_modes": 10 ** (real_feats.shape[1] // 128)}
+    m = CollapseMonitor(real=real_feats, settings=settings, **known)
     out = []
     for step, f, d, g in zip(rec["steps"], rec["feats"], rec["d_loss"], rec["g_loss"]):
         r = m.update(step, fake=f, d_loss=d if math.isfinite(d) else None, g_loss=g if math.isfinite(g) else None)

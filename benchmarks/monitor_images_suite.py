@@ -26,16 +26,24 @@ def images_main(args) -> None:
         return
     if args.report is None:
         raise SystemExit("--suite images needs --record (train and record) or --report DEST (replay and score).")
-    results = replay_all(specs, folder)
-    write_report(results, args.report, args.seeds)
+    from modecollapse.monitor import MonitorSettings
+
+    try:
+        changes = json.loads(args.monitor_settings)
+        settings = MonitorSettings(**changes).validate()
+    except (ValueError, TypeError) as err:
+        raise SystemExit(f"--monitor-settings must be a JSON object of MonitorSettings fields: {err}") from None
+    results = replay_all(specs, folder, settings, modes=args.modes)
+    write_report(results, args.report, args.seeds, note=f"modes: {args.modes}; settings changed: {changes or 'none'}")
 
 
 ALARMS = ("collapsing", "collapsed", "diverged")
 CHECK_EVERY = mi.CHECK_EVERY
 
 
-def replay_all(specs, folder: Path, settings=None) -> list[dict[str, Any]]:
-    """Replays every recorded spec with the current monitor; specs without a recording are skipped."""
+def replay_all(specs, folder: Path, settings=None, modes: str = "clusters") -> list[dict[str, Any]]:
+    """Replays every recorded spec with the current monitor; specs without a recording are
+    skipped. ``modes``: "clusters" (label-free) or "classifier" (the truth's digits as known modes)."""
     from modecollapse.models.classifier import load_or_train
     from modecollapse.features.mnist import mnist_features
     from modecollapse.idx import load_mnist
@@ -55,7 +63,8 @@ def replay_all(specs, folder: Path, settings=None) -> list[dict[str, Any]]:
         if key not in real_cache:
             real = mi.real_for(spec.seed, images[:50_000], channels=key[1])
             real_cache[key] = mnist_features(real, model=model, pixel_range=(-1.0, 1.0))
-        checks = mi.replay(rec, real_cache[key], settings)
+        labeller = mi.digit_modes(model) if modes == "classifier" else None
+        checks = mi.replay(rec, real_cache[key], settings, mode_classifier=labeller)
         for c, t in zip(checks, rec["truth_checks"]):
             c["truth"] = t
         results.append({"name": spec.name, "setting": spec.setting, "trainer": spec.trainer, "seed": spec.seed,
@@ -113,8 +122,8 @@ def score(results: list[dict[str, Any]]) -> dict[str, Any]:
             "confusion": confusion}
 
 
-def write_report(results: list[dict[str, Any]], dest: Path, seeds: str) -> dict[str, Any]:
-    summary = {"suite": "images", "seeds": seeds, "runs": len(results), "check_every": CHECK_EVERY,
+def write_report(results: list[dict[str, Any]], dest: Path, seeds: str, note: str = "") -> dict[str, Any]:
+    summary = {"suite": "images", "seeds": seeds, "runs": len(results), "check_every": CHECK_EVERY, "monitor": note,
                "truth_from": mi.TRUTH_FROM,
                "labels": {lab: sum(r["truth"]["label"] == lab for r in results) for lab in ("collapsing", "healthy", "partial")},
                "all": score(results),
@@ -132,7 +141,8 @@ def write_report(results: list[dict[str, Any]], dest: Path, seeds: str) -> dict[
     def pct(x):
         return "-" if x is None else f"{100 * x:.0f}%"
     lines = [f"Image suite (MNIST and Stacked MNIST, seeds {seeds}): {len(results)} runs, a check every {CHECK_EVERY} steps, "
-             f"truth from step {mi.TRUTH_FROM} by the digit classifier; labels {summary['labels']} (partial runs are not scored).", "",
+             f"truth from step {mi.TRUTH_FROM} by the digit classifier; labels {summary['labels']} (partial runs are not scored)."
+             + (f" Monitor: {note}." if note else ""), "",
              "| scope | runs dropping modes | flagged dropped-modes / hopping | within-mode runs | told apart | healthy runs "
              "| false alarms (any alarm, any step) | delay median / worst (checks) |",
              "|---|---|---|---|---|---|---|---|"]

@@ -67,3 +67,26 @@ def test_the_oracle_rule_alarms_where_enough_digits_are_thin_over_its_window():
     assert rule_alarms(shares, steps, window=1, share=0.3, need=2) == [300, 400, 500]
     assert rule_alarms(shares, steps, window=3, share=0.3, need=2) == [500]
     assert rule_alarms(shares, steps, window=1, share=0.3, need=1) == [300, 400, 500, 600]
+
+
+def test_digit_modes_reads_each_channel_as_the_truth_counts_it():
+    """--modes classifier: the classifier's head on each channel's 128 features; Stacked MNIST's
+    three digits read as one number (the triple), MNIST's one digit as itself."""
+    import torch
+
+    class Head(torch.nn.Module):  # digit d wins for features whose largest entry is at index d
+        def __init__(self):
+            super().__init__()
+            self.out = torch.nn.Linear(128, 10, bias=False)
+            with torch.no_grad():
+                self.out.weight.copy_(torch.eye(10, 128))
+
+    def feats(digit):
+        f = torch.zeros(128)
+        f[digit] = 1.0
+        return f
+
+    classify = mi.digit_modes(Head())
+    stacked = torch.stack([torch.cat([feats(3), feats(0), feats(7)]), torch.cat([feats(9), feats(9), feats(1)])])
+    assert classify(stacked).tolist() == [307, 991]
+    assert classify(torch.stack([feats(4), feats(0)])).tolist() == [4, 0]
