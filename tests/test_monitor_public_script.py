@@ -100,3 +100,27 @@ def test_a_run_is_scored_as_the_image_suite_scores_it():
     assert r["first_alarm"] == {"step": 900, "kind": "dropped-modes"} and r["monitor_share"] == pytest.approx(0.1)
     sc = suite.score([r])
     assert (sc["dropping_runs"], sc["dropped_flagged_as_dropped"], sc["delay_checks_median"], sc["missed"]) == (1, 1.0, -1.0, [])
+
+
+def test_a_healthy_runs_early_alarm_is_a_false_alarm_at_any_step_but_not_from_the_truths_line():
+    """The image suite counts a healthy run's false alarm at any step (the issue's line) and,
+    beside it, only from TRUTH_FROM (as the 2D suite counts them): an alarm at step 600 alone is
+    the first and not the second; one at 1,200 is both."""
+    import monitor_images as mi
+    import monitor_images_suite as suite
+
+    def healthy_run(name, alarm_step):
+        checks = []
+        for step in range(100, 3001, 100):
+            bad = step == alarm_step
+            checks.append({"step": step, "verdict": "collapsing" if bad else "healthy",
+                           "kind": "dropped-modes" if bad else "none",
+                           "truth": {"digits": 10, "largest": 0.1, "share": [0.1] * 10, "closeness": 1.0}})
+        steps = [c["step"] for c in checks]
+        return {"name": name, "checks": checks, "truth": mi.run_truth([c["truth"] for c in checks], steps)}
+
+    runs = [healthy_run("early", 600), healthy_run("late", 1200), healthy_run("quiet", None)]
+    assert [r["truth"]["label"] for r in runs] == ["healthy"] * 3
+    sc = suite.score(runs)
+    assert sc["false_alarms"] == ["early@600", "late@1200"] and sc["false_alarm_rate"] == pytest.approx(2 / 3)
+    assert sc["false_alarms_from_truth"] == ["late@1200"] and sc["false_alarm_rate_from_truth"] == pytest.approx(1 / 3)
