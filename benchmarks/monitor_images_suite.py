@@ -144,7 +144,7 @@ def write_report(results: list[dict[str, Any]], dest: Path, seeds: str, note: st
     dest.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
 
     def pct(x):
-        return "-" if x is None else f"{100 * x:.0f}%"
+        return "-" if x is None else f"{100 * x:.1f}%"  # one decimal: 94.7% is not 95%
     lines = [f"Image suite (MNIST and Stacked MNIST, seeds {seeds}): {len(results)} runs, a check every {CHECK_EVERY} steps, "
              f"truth from step {mi.TRUTH_FROM} by the digit classifier; labels {summary['labels']} (partial runs are not scored)."
              + (f" Monitor: {note}." if note else ""), "",
