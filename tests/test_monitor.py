@@ -528,3 +528,21 @@ def test_a_state_saved_before_starved_streaks_existed_still_loads(ring):
     state["starved_streaks"] = [1, 2]
     with pytest.raises(ConfigError, match="starved_streaks"):
         back.load_state_dict(state)
+
+
+def test_a_healthy_check_just_over_the_covered_line_says_it_is_near_it(ring):
+    """Half the ring's modes at a tenth of their share: the covered ratio sits at 0.56, just
+    over the 0.5 line, so the checks are healthy, but their reason says they are near the
+    dropped-modes line and gives the ratio; an even generator's reason does not."""
+    ds, real = ring
+    thin = torch.ones(8)
+    thin[[0, 2, 4, 6]] = 0.1
+    reports = _weighted_stream(CollapseMonitor(real=real), ds, lambda c: thin if c >= CHANGE else torch.ones(8))
+    late = reports[CHANGE + 2:]
+    assert all(r.verdict == "healthy" for r in late), [(r.verdict, r.reason) for r in late]
+    for r in late:
+        cov = r.numbers["covered_rel_pooled"]
+        assert 0.5 <= cov < 0.6, cov
+        assert f"near the dropped-modes line: the clusters covered are {cov:.0%} of what real data covers" in r.reason
+    even = _weighted_stream(CollapseMonitor(real=real), ds, lambda c: torch.ones(8))
+    assert all("near the dropped-modes line" not in r.reason for r in even[1:]), [r.reason for r in even]
