@@ -285,7 +285,7 @@ class Truth:
         if fake_u8.shape[-1] == 3 * 784:  # Stacked MNIST: the modes are the digit triples
             x = from_uint8(fake_u8).reshape(-1, 1, 28, 28)
             digits = self.model(x).argmax(1).reshape(len(fake_u8), 3)
-            mode = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
+            mode = mode_number(digits)
             counts = torch.bincount(mode, minlength=1000)
             return {"modes": int((counts > 0).sum()), "modes_real": round(self.real_modes(len(fake_u8)), 1),
                     "largest": round(float(counts.max()) / len(mode), 4),
@@ -432,6 +432,15 @@ def real_for(seed: int, images: torch.Tensor, n: int = 4096, channels: int = 1) 
     return torch.cat([images[i].reshape(n, -1) for i in idx], dim=1).float() / 127.5 - 1.0
 
 
+def mode_number(digits: torch.Tensor) -> torch.Tensor:
+    """Each row's digits (n, C), one per channel, read as one number: the mode (Stacked MNIST's
+    triple 3, 0, 7 -> 307; MNIST's one digit -> itself)."""
+    mode = torch.zeros(len(digits), dtype=torch.long)
+    for j in range(digits.shape[1]):
+        mode = mode * 10 + digits[:, j]
+    return mode
+
+
 def digit_modes(model):
     """A ``mode_classifier`` for the monitor fed classifier feature rows (n, 128 * C): each
     channel's digit by the classifier's head, the C digits read as one number (MNIST: the
@@ -439,11 +448,7 @@ def digit_modes(model):
     @torch.no_grad()
     def classify(feats: torch.Tensor) -> torch.Tensor:
         c = feats.shape[1] // 128
-        digits = model.out(feats.reshape(-1, 128)).argmax(1).reshape(len(feats), c)
-        mode = torch.zeros(len(feats), dtype=torch.long)
-        for j in range(c):
-            mode = mode * 10 + digits[:, j]
-        return mode
+        return mode_number(model.out(feats.reshape(-1, 128)).argmax(1).reshape(len(feats), c))
     return classify
 
 

@@ -52,6 +52,7 @@ def replay_all(specs, folder: Path, settings=None, modes: str = "clusters") -> l
     truth = None
     real_cache: dict[int, torch.Tensor] = {}
     model = load_or_train()
+    labeller = mi.digit_modes(model) if modes == "classifier" else None
     results = []
     for spec in specs:
         if not (folder / f"{spec.name}.pt").exists():
@@ -63,7 +64,6 @@ def replay_all(specs, folder: Path, settings=None, modes: str = "clusters") -> l
         if key not in real_cache:
             real = mi.real_for(spec.seed, images[:50_000], channels=key[1])
             real_cache[key] = mnist_features(real, model=model, pixel_range=(-1.0, 1.0))
-        labeller = mi.digit_modes(model) if modes == "classifier" else None
         checks = mi.replay(rec, real_cache[key], settings, mode_classifier=labeller)
         for c, t in zip(checks, rec["truth_checks"]):
             c["truth"] = t
