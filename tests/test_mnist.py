@@ -183,8 +183,9 @@ def test_protocol_defaults_resolve_per_benchmark(tmp_path):
 
 
 def test_classifier_features_without_gradients_equal_max_pool():
-    """Without gradients the classifier pools with four strided views (faster on CPU); the
-    features must be bit-identical to max_pool2d's (the path training takes), ties and all."""
+    """Without gradients the classifier pools with four strided views and before its ReLUs
+    (faster on CPU); the features must be bit-identical to the path training takes (ReLU, then
+    max_pool2d), ties and all."""
     from modecollapse.models.classifier import DigitCNN, _max_pool2
 
     torch.manual_seed(0)

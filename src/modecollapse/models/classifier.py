@@ -62,9 +62,15 @@ class DigitCNN(nn.Module):
         self.out = nn.Linear(self.feature_dim, 10)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        pool = _max_pool2 if not torch.is_grad_enabled() else lambda t: F.max_pool2d(t, 2)
-        x = pool(F.relu(self.conv1(x)))
-        x = pool(F.relu(self.conv2(x)))
+        if not torch.is_grad_enabled():
+            # max-pool before the ReLU: the same values bit for bit (the ReLU is monotone, so it
+            # commutes with a max), on a quarter of the elements, in place (a check's 512
+            # images: about 20% less CPU for the features, one thread)
+            x = _max_pool2(self.conv1(x)).relu_()
+            x = _max_pool2(self.conv2(x)).relu_()
+            return F.relu(self.fc(x.flatten(1)))
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         return F.relu(self.fc(x.flatten(1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
