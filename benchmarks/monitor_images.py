@@ -476,6 +476,6 @@ def replay(rec: dict[str, Any], real_feats: torch.Tensor, settings=None, mode_cl
                     **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.numbers.items()
                        if k in ("score", "modes_rel", "nn_dist_rel", "precision_rel", "coverage_rel", "recall_rel",
                                 "near_rel", "overlap", "modes_covered", "covered_rel", "covered_rel_pooled", "mass_rel", "mass_rel_pooled",
-                                "starved", "starved_min",
+                                "starved", "starved_min", "thin_streak",
                                 "spread_rel")}})
     return out

@@ -188,8 +188,8 @@ def test_state_fields_are_listed_once_and_each_comes_back(ring):
     state = m.state_dict()
     assert list(state) == ["version", "fingerprint", "settings", "next_due", "checks", "history", "bad_streak",
                            "off_streak", "onset", "last_healthy", "warming", "warm_checks", "flat", "best",
-                           "start_step", "prev_hist", "hops", "starved_streaks", "d_first", "g_first", "d_recent", "g_recent",
-                           "report", "total_seconds"]
+                           "start_step", "prev_hist", "hops", "starved_streaks", "thin_streak", "thin_above", "thin_since",
+                           "thin_rollback", "d_first", "g_first", "d_recent", "g_recent", "report", "total_seconds"]
     assert list(state)[3:] == [key for key, _ in CollapseMonitor._STATE]
     back = CollapseMonitor(real=real)
     back.load_state_dict(json.loads(json.dumps(state)))
@@ -546,3 +546,71 @@ def test_a_healthy_check_just_over_the_covered_line_says_it_is_near_it(ring):
         assert f"near the dropped-modes line: the clusters covered are {cov:.0%} of what real data covers" in r.reason
     even = _weighted_stream(CollapseMonitor(real=real), ds, lambda c: torch.ones(8))
     assert all("near the dropped-modes line" not in r.reason for r in even[1:]), [r.reason for r in even]
+
+
+def test_thinning_that_lasts_thin_checks_checks_is_dropped_modes(ring):
+    """Half the ring's modes at a tenth of their share from check CHANGE on: every single check
+    looks healthy (covered ratio 0.56, over the 0.5 line), but the real mass filled stays under
+    thin_below (about 0.6 of real's) check after check, so the thin_checks-th such check says
+    dropped modes; the checks before count the streak in their reason. The same thinning that
+    ends two checks short of thin_checks raises no alarm (a generator still learning)."""
+    ds, real = ring
+    s = MonitorSettings()
+    assert (s.thin_below, s.thin_checks) == (0.8, 8)
+    thin = torch.ones(8)
+    thin[[0, 2, 4, 6]] = 0.1
+    reports = _weighted_stream(CollapseMonitor(real=real), ds, lambda c: thin if c >= CHANGE else torch.ones(8),
+                               checks=CHANGE + s.thin_checks + 1)
+    alarm = first_alarm(reports)
+    assert alarm is not None and alarm.kind == "dropped-modes"
+    assert alarm.step == (CHANGE + s.thin_checks) * EVERY, [(r.step, r.verdict) for r in reports]
+    assert alarm.numbers["mass_rel"] < s.thin_below and alarm.numbers["covered_rel_pooled"] >= s.covered_below
+    since = (CHANGE + 1) * EVERY  # the first thin check
+    assert f"under 80% of the real data's mass (relative to real data of this size) at {s.thin_checks} checks (this " \
+        f"check: {alarm.numbers['mass_rel']:.0%}): modes thinned out and did not come back since step {since}" in alarm.reason
+    # in hindsight the thin checks were not healthy: the onset is the first of them, the
+    # rollback target the last check before them
+    assert alarm.onset_step == since and alarm.rollback_step == CHANGE * EVERY
+    before = reports[CHANGE + s.thin_checks - 2]
+    assert before.verdict == "healthy" and before.numbers["thin_streak"] == s.thin_checks - 1
+    assert f"of real data's, under 80% for {s.thin_checks - 1} checks so far (dropped modes after 8 in a row)" \
+        in before.reason
+    assert reports[-1].verdict == "collapsed"
+
+    # once it fired, one check back over the line does not end it; the second in a row (patience) does
+    fired = CHANGE + s.thin_checks
+    blip = _weighted_stream(CollapseMonitor(real=real), ds,
+                            lambda c: torch.ones(8) if c in (fired, fired + 2, fired + 3) or c < CHANGE else thin,
+                            checks=fired + 4)
+    assert [r.kind for r in blip[fired - 1:]] == ["dropped-modes"] * 4 + ["none"], \
+        [(r.step, r.kind, r.numbers["mass_rel"]) for r in blip[fired - 1:]]
+    assert blip[fired].numbers["mass_rel"] >= s.thin_below
+
+    # thin from the first check: the checks before the alarm read healthy, but in hindsight none
+    # was, so there is no checkpoint to roll back to, and the reason says where the thinning began
+    early = _weighted_stream(CollapseMonitor(real=real), ds, lambda c: thin, checks=s.thin_checks + 3)
+    assert early[1].verdict == "healthy" and early[-1].verdict == "collapsed" and early[-1].rollback_step is None
+    assert f"no check before step {2 * EVERY}, where the thinning began, was healthy" in early[-1].reason
+
+    short = _weighted_stream(CollapseMonitor(real=real), ds,
+                             lambda c: thin if CHANGE <= c < CHANGE + s.thin_checks - 2 else torch.ones(8),
+                             checks=CHANGE + s.thin_checks + 3)
+    assert first_alarm(short) is None, [(r.step, r.verdict, r.reason) for r in short]
+    off = _weighted_stream(CollapseMonitor(real=real, settings=MonitorSettings(thin_below=0)), ds,
+                           lambda c: thin if c >= CHANGE else torch.ones(8), checks=CHANGE + s.thin_checks + 1)
+    assert first_alarm(off) is None
+
+
+def test_a_state_saved_before_the_thin_streak_existed_still_loads(ring):
+    ds, real = ring
+    m = CollapseMonitor(real=real)
+    _weighted_stream(m, ds, lambda c: torch.ones(8), checks=3)
+    state = json.loads(json.dumps(m.state_dict()))
+    for key in ("thin_streak", "thin_above", "thin_since", "thin_rollback"):
+        del state[key]
+    back = CollapseMonitor(real=real)
+    back.load_state_dict(state)
+    assert back.state_dict()["thin_streak"] == 0 and back.state_dict()["thin_since"] is None and back.checks == 3
+    for key, value in (("thin_streak", -1), ("thin_since", "x")):
+        with pytest.raises(ConfigError, match=key):
+            back.load_state_dict({**state, key: value})

@@ -28,6 +28,10 @@ What a check reads (:mod:`.signals`), two separate signals, each against real da
   ``handful_below``): kind ``within-mode`` (near-duplicates, which fill a histogram
   unevenly, so they take precedence over a mildly low mode ratio).
 
+- *lasting thinning*: the real data's mass the samples fill, relative to real data of the
+  same size (``mass_rel``), under ``thin_below`` at each of the last ``thin_checks`` checks
+  after the warm-up: kind ``dropped-modes`` (digits thinned out that do not come back; a
+  generator still learning passes through such a stretch and leaves it).
 - *starved modes* (opt-in, off by default: ``starved_below``): modes that hold under
   ``starved_below`` of their real share at each of the last ``starved_checks`` checks, the
   same modes each time; ``starved_modes`` or more of them: kind ``dropped-modes``.
@@ -137,6 +141,14 @@ class MonitorSettings:
     starved_below: float = 0.0
     starved_modes: int = 2
     starved_checks: int = 3
+    # lasting thinning: the real data's mass filled relative to real data of the same size
+    # (mass_rel) under thin_below at each of the last thin_checks checks after the warm-up:
+    # dropped modes. The textbook GAN on MNIST holds 6-8 of 10 digits for good at 0.68-0.81; a
+    # healthy generator passes through such a stretch while it learns (a lab DCGAN held 7 digits
+    # at 0.69-0.74 for 9 checks) but leaves it. Chosen on the image suite's tuning seeds 0-2
+    # (docs/results/monitor-accuracy.md); 0 turns it off
+    thin_below: float = 0.8
+    thin_checks: int = 8
     diverged_near: float = 0.1  # share of samples near the data, relative to real, below which they left it
     hop_overlap: float = 0.3  # histogram overlap between checks below which the generator moved
     history: int = 64  # checks kept (bounded memory)
@@ -150,7 +162,8 @@ class MonitorSettings:
 
     def validate(self) -> "MonitorSettings":
         for name in ("check_every", "batch_size", "min_samples", "reference_size", "k", "clusters", "patience",
-                     "history", "max_warmup_checks", "warmup_patience", "starved_modes", "starved_checks"):
+                     "history", "max_warmup_checks", "warmup_patience", "starved_modes", "starved_checks",
+                     "thin_checks"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"CollapseMonitor {name} must be a positive integer, got {v!r}.")
@@ -160,7 +173,7 @@ class MonitorSettings:
                 raise ConfigError(f"CollapseMonitor {name} must be an integer >= 0, got {v!r}.")
         for name in ("warmup_rise", "reach_precision", "collapsing_below", "collapsed_below", "within_below",
                      "covered_share", "covered_below", "mass_below", "within_covered", "handful_below", "starved_below",
-                     "diverged_near", "hop_overlap"):
+                     "thin_below", "diverged_near", "hop_overlap"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
                 raise ConfigError(f"CollapseMonitor {name} must be a number >= 0, got {v!r}.")
@@ -308,6 +321,10 @@ class CollapseMonitor:
         ("prev_hist", lambda s: None),
         ("hops", lambda s: deque(maxlen=4)),
         ("starved_streaks", lambda s: []),  # per mode: the checks in a row it has been starved
+        ("thin_streak", lambda s: 0),  # checks in a row after the warm-up with mass_rel under thin_below
+        ("thin_above", lambda s: 0),  # ... checks in a row back over the line since a lasting thinning fired
+        ("thin_since", lambda s: None),  # the step of the streak's first check
+        ("thin_rollback", lambda s: None),  # the last healthy check before the streak began
         ("d_first", lambda s: None),
         ("g_first", lambda s: None),
         ("d_recent", lambda s: deque(maxlen=50)),
@@ -362,9 +379,10 @@ class CollapseMonitor:
         every = self.settings.check_every
         self._next_due = self._start_step + ((step - self._start_step) // every + 1) * every
 
-    _STATE_OPTIONAL = {"starved_streaks": []}  # keys a state saved by an earlier version may lack, and their value then
-    _STATE_INTS = ("checks", "bad_streak", "off_streak", "start_step", "warm_checks", "flat")
-    _STATE_OPT_INTS = ("onset", "last_healthy")
+    # keys a state saved by an earlier version may lack, and their value then
+    _STATE_OPTIONAL = {"starved_streaks": [], "thin_streak": 0, "thin_above": 0, "thin_since": None, "thin_rollback": None}
+    _STATE_INTS = ("checks", "bad_streak", "off_streak", "start_step", "warm_checks", "flat", "thin_streak", "thin_above")
+    _STATE_OPT_INTS = ("onset", "last_healthy", "thin_since", "thin_rollback")
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue after a resume (JSON-able; the real data is not included)."""
@@ -593,6 +611,9 @@ class CollapseMonitor:
     def _rollback_note(self, cure: str) -> str:
         """What to do: roll back to the last healthy check and apply ``cure``, or, when no check
         was healthy, say so (there is nothing to roll back to) and apply it from the start."""
+        if self._last_healthy is None and self._thin_since is not None and self._thin_streak >= self.settings.thin_checks:
+            return (f"no check before step {self._thin_since}, where the thinning began, was healthy, so there is no "
+                    f"healthy checkpoint to roll back to: {cure} and start again")
         if self._last_healthy is None:
             return f"no check has been healthy yet, so there is no healthy checkpoint to roll back to: {cure} and start again"
         return f"roll back to the checkpoint of step {self._last_healthy} (the last healthy check) and {cure}"
@@ -623,6 +644,23 @@ class CollapseMonitor:
                 rose = True
             self._best[name] = v if best is None else max(best, v)
         return rose
+
+    def _lasting_thinning(self, step: int, sig: CheckSignals, warming: bool) -> bool:
+        """Updates the lasting-thinning streak with this check (MonitorSettings.thin_below) and
+        returns whether it has lasted thin_checks checks. It counts only after the warm-up. Once
+        it has fired, one check back over the line does not end it (patience checks in a row
+        do), so a thinned generator does not flicker between collapsed and healthy."""
+        s = self.settings
+        if not warming and sig.mass_rel < s.thin_below:
+            if self._thin_streak == 0:
+                self._thin_since, self._thin_rollback = step, self._last_healthy
+            self._thin_streak += 1
+            self._thin_above = 0
+        elif not warming and self._thin_streak >= s.thin_checks and self._thin_above + 1 < s.patience:
+            self._thin_above += 1
+        else:
+            self._thin_streak, self._thin_above, self._thin_since, self._thin_rollback = 0, 0, None, None
+        return self._thin_streak >= s.thin_checks
 
     def _starved(self, sig: CheckSignals) -> tuple[list[int], float | None]:
         """Updates each mode's starved streak with this check and returns the modes starved at
@@ -695,17 +733,24 @@ class CollapseMonitor:
             elif (kind == "none" and not improving) or self._flat >= s.warmup_patience or self._warm_checks > s.max_warmup_checks:
                 self._warming = False
         warming = self._warming
+        lasting = self._lasting_thinning(step, sig, warming) and kind == "none"
+        if lasting:
+            kind = "dropped-modes"
         bad = kind != "none" and not warming
         self._off_streak = self._off_streak + 1 if bad and off else 0
         self._bad_streak = self._bad_streak + 1 if bad else 0
         if bad and self._onset is None:
-            self._onset = step
+            self._onset = self._thin_since if lasting and self._thin_since is not None else step
+        if lasting and self._last_healthy is not None and self._thin_since is not None \
+                and self._last_healthy >= self._thin_since:
+            # in hindsight the streak's checks were not healthy: roll back to before it began
+            self._last_healthy = self._thin_rollback
         if not bad:
             self._onset = None
         dyn = loss_dynamics(self._d_first, self._g_first, list(self._d_recent)[-10:], list(self._g_recent)[-20:])
         numbers = {**sig.as_dict(), "covered_rel_pooled": cov_rel, "mass_rel_pooled": mass_rel, "starved": starved,
-                   "starved_min": starved_min, "overlap": ov, "mutual_info": mi, "d_loss": dyn.d_loss, "g_loss": dyn.g_loss,
-                   "d_winning": int(dyn.d_winning), "g_oscillation": dyn.oscillation, "known_modes": int(self.known_modes)}
+                   "starved_min": starved_min, "thin_streak": self._thin_streak, "overlap": ov, "mutual_info": mi,
+                   "d_loss": dyn.d_loss, "g_loss": dyn.g_loss, "d_winning": int(dyn.d_winning), "g_oscillation": dyn.oscillation, "known_modes": int(self.known_modes)}
         self.history.append({"step": step, **numbers})
         what = "modes" if self.known_modes else "clusters"
         real_eff = sig.effective_modes_real
@@ -724,6 +769,9 @@ class CollapseMonitor:
             starve_note = (f"; {what} {', '.join(map(str, starved_modes))} ({float(share[starved_modes].sum()):.0%} of the "
                            f"real data) have held under {s.starved_below:.0%} of their share for {s.starved_checks} "
                            f"checks or more")
+        thin_note = (f"; they have filled under {s.thin_below:.0%} of the real data's mass (relative to real data of "
+                     f"this size) at {self._thin_streak} checks (this check: {sig.mass_rel:.0%}): modes thinned out "
+                     f"and did not come back" if lasting else "")
         if warming:
             verdict, kind = "warming-up", "none"
             reason = (f"warming up (check {self._warm_checks}, at most {s.max_warmup_checks}; "
@@ -746,8 +794,8 @@ class CollapseMonitor:
         elif kind == "dropped-modes":
             final = self._bad_streak >= s.patience
             verdict = "collapsed" if final else "collapsing"
-            reason = (f"dropped modes: {fills}{starve_note} {since}, while they are {close} within them: the generator is "
-                      f"dropping modes; "
+            reason = (f"dropped modes: {fills}{starve_note}{thin_note} {since}, while they are {close} within them: "
+                      f"the generator is dropping modes; "
                       + (self._rollback_note("add a regulariser (e.g. R1)") if final else "watch the next checks")
                       + d_note)
         elif kind == "within-mode":
@@ -767,6 +815,9 @@ class CollapseMonitor:
                      f"{s.covered_below:.0%})"] if cov_rel < s.covered_below + NEAR_LINE else [])
             near += ([f"the collapse score is {sig.score:.2f} (dropped modes under {s.collapsing_below:g})"]
                      if sig.score < s.collapsing_below + NEAR_LINE else [])
+            near += ([f"the real mass filled is {sig.mass_rel:.0%} of real data's, under {s.thin_below:.0%} for "
+                      f"{self._thin_streak} check{'s' if self._thin_streak > 1 else ''} so far (dropped modes after "
+                      f"{s.thin_checks} in a row)"] if self._thin_streak else [])
             near_note = f"; near the dropped-modes line: {' and '.join(near)}" if near else ""
             reason = f"no sign of collapse: {fills}, {close} within them, precision {sig.precision:.2f}{near_note}{d_note}"
         onset = self._onset if verdict in ALARMS else None
