@@ -183,18 +183,18 @@ def test_protocol_defaults_resolve_per_benchmark(tmp_path):
 
 
 def test_classifier_features_without_gradients_equal_max_pool():
-    """Without gradients the classifier pools with four strided views and before its ReLUs
-    (faster on CPU); the features must be bit-identical to the path training takes (ReLU, then
-    max_pool2d), ties and all."""
+    """Without gradients the classifier reads the images in chunks and pools with four strided
+    views before its ReLUs (faster on CPU); the features must be bit-identical to the path
+    training takes (all at once, ReLU, then max_pool2d), ties and all."""
     from modecollapse.models.classifier import DigitCNN, _max_pool2
 
     torch.manual_seed(0)
     model = DigitCNN().eval()
-    x = torch.rand(37, 1, 28, 28) * 2 - 1
+    x = torch.rand(150, 1, 28, 28) * 2 - 1  # more than FEATURE_CHUNK: read in chunks
     x[:5] = -1.0  # blank images: every pooling window a tie
     with torch.no_grad():
         fast = model.features(x)
-    slow = model.features(x).detach()  # gradients on: F.max_pool2d
+    slow = model.features(x).detach()  # gradients on: F.max_pool2d, all images at once
     assert torch.equal(fast, slow)
     y = torch.randn(3, 4, 6, 8)
     assert torch.equal(_max_pool2(y), torch.nn.functional.max_pool2d(y, 2))

@@ -30,6 +30,10 @@ from ..errors import ConfigError
 from ..fileio import atomic_torch_save
 
 CACHE_ENV = "MODECOLLAPSE_CACHE"
+#: images the classifier reads at a time without gradients: a chunk's activations stay in the
+#: CPU's caches (a monitor check's 512 images: 0.046 s instead of 0.063, one thread, the same
+#: values bit for bit; 32 and 256 were slower)
+FEATURE_CHUNK = 64
 VERSION = 1  # bump when the network or the training recipe changes
 
 
@@ -63,6 +67,8 @@ class DigitCNN(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.is_grad_enabled():
+            if len(x) > FEATURE_CHUNK:  # in chunks: the same values, faster (see FEATURE_CHUNK)
+                return torch.cat([self.features(x[a:a + FEATURE_CHUNK]) for a in range(0, len(x), FEATURE_CHUNK)])
             # max-pool before the ReLU: the same values bit for bit (the ReLU is monotone, so it
             # commutes with a max), on a quarter of the elements, in place (a check's 512
             # images: about 20% less CPU for the features, one thread)
