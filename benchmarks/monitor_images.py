@@ -445,10 +445,13 @@ def digit_modes(model):
     """A ``mode_classifier`` for the monitor fed classifier feature rows (n, 128 * C): each
     channel's digit by the classifier's head, the C digits read as one number (MNIST: the
     digit, 10 modes; Stacked MNIST: the triple, 1,000), as the truth counts them."""
+    from modecollapse.models.classifier import DigitCNN
+
+    dim = DigitCNN.feature_dim
+
     @torch.no_grad()
     def classify(feats: torch.Tensor) -> torch.Tensor:
-        c = feats.shape[1] // 128
-        return mode_number(model.out(feats.reshape(-1, 128)).argmax(1).reshape(len(feats), c))
+        return mode_number(model.out(feats.reshape(-1, dim)).argmax(1).reshape(len(feats), feats.shape[1] // dim))
     return classify
 
 
@@ -460,13 +463,14 @@ def replay(rec: dict[str, Any], real_feats: torch.Tensor, settings=None, mode_cl
     from dataclasses import replace
 
     from modecollapse import CollapseMonitor
+    from modecollapse.models.classifier import DigitCNN
     from modecollapse.monitor import MonitorSettings
 
     settings = settings or MonitorSettings()
     if settings.feature_norm == "auto":  # what features="mnist" gets: the features are given
         settings = replace(settings, feature_norm="l2")
     known = {} if mode_classifier is None else {"mode_classifier": mode_classifier,
-                                               "num_modes": 10 ** (real_feats.shape[1] // 128)}
+                                               "num_modes": 10 ** (real_feats.shape[1] // DigitCNN.feature_dim)}
     m = CollapseMonitor(real=real_feats, settings=settings, **known)
     out = []
     for step, f, d, g in zip(rec["steps"], rec["feats"], rec["d_loss"], rec["g_loss"]):

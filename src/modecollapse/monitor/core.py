@@ -612,7 +612,7 @@ class CollapseMonitor:
     def _rollback_note(self, cure: str) -> str:
         """What to do: roll back to the last healthy check and apply ``cure``, or, when no check
         was healthy, say so (there is nothing to roll back to) and apply it from the start."""
-        if self._last_healthy is None and self._thin_since is not None and self._thin_streak >= self.settings.thin_checks:
+        if self._last_healthy is None and self._thinning_lasted:
             return (f"no check before step {self._thin_since}, where the thinning began, was healthy, so there is no "
                     f"healthy checkpoint to roll back to: {cure} and start again")
         if self._last_healthy is None:
@@ -661,7 +661,13 @@ class CollapseMonitor:
             self._thin_above += 1
         else:
             self._thin_streak, self._thin_above, self._thin_since, self._thin_rollback = 0, 0, None, None
-        return self._thin_streak >= s.thin_checks
+        return self._thinning_lasted
+
+    @property
+    def _thinning_lasted(self) -> bool:
+        """Whether the current thin streak has lasted thin_checks checks (its start is then
+        ``_thin_since``, the last healthy check before it ``_thin_rollback``)."""
+        return self._thin_streak >= self.settings.thin_checks
 
     def _starved(self, sig: CheckSignals) -> tuple[list[int], float | None]:
         """Updates each mode's starved streak with this check and returns the modes starved at
@@ -741,9 +747,8 @@ class CollapseMonitor:
         self._off_streak = self._off_streak + 1 if bad and off else 0
         self._bad_streak = self._bad_streak + 1 if bad else 0
         if bad and self._onset is None:
-            self._onset = self._thin_since if lasting and self._thin_since is not None else step
-        if lasting and self._last_healthy is not None and self._thin_since is not None \
-                and self._last_healthy >= self._thin_since:
+            self._onset = self._thin_since if lasting else step
+        if lasting and self._last_healthy is not None and self._last_healthy >= self._thin_since:
             # in hindsight the streak's checks were not healthy: roll back to before it began
             self._last_healthy = self._thin_rollback
         if not bad:
@@ -751,7 +756,8 @@ class CollapseMonitor:
         dyn = loss_dynamics(self._d_first, self._g_first, list(self._d_recent)[-10:], list(self._g_recent)[-20:])
         numbers = {**sig.as_dict(), "covered_rel_pooled": cov_rel, "mass_rel_pooled": mass_rel, "starved": starved,
                    "starved_min": starved_min, "thin_streak": self._thin_streak, "overlap": ov, "mutual_info": mi,
-                   "d_loss": dyn.d_loss, "g_loss": dyn.g_loss, "d_winning": int(dyn.d_winning), "g_oscillation": dyn.oscillation, "known_modes": int(self.known_modes)}
+                   "d_loss": dyn.d_loss, "g_loss": dyn.g_loss, "d_winning": int(dyn.d_winning),
+                   "g_oscillation": dyn.oscillation, "known_modes": int(self.known_modes)}
         self.history.append({"step": step, **numbers})
         what = "modes" if self.known_modes else "clusters"
         real_eff = sig.effective_modes_real
