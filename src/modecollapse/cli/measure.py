@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from ..fileio import json_text
 from ..measure.core import METRICS, Inputs, MeasureParams, default_metrics, measure
 from ..measure.sequences import add_sequence_options, is_sequence_input, run_sequences, sequence_epilog
+from .measure_groups import add_group_options, add_grouped, check_group_args, human_groups, run_completions
 from ..registry import describe_params, params_from_strings, parse_pairs
 
 def metric_param_groups() -> dict[str, type]:
@@ -113,6 +114,7 @@ def add_parser(sub) -> None:
                    help="CPU threads for torch (default: torch's choice; 1 is far faster for small inputs "
                         "on a machine other jobs share). Results do not depend on it")
     add_sequence_options(p)
+    add_group_options(p)
     p.set_defaults(handler=run)
 
 
@@ -250,7 +252,7 @@ def _fmt(v: Any) -> str:
 
 
 def _human(result: dict[str, Any]) -> str:
-    skip = {"higher_is_better", "params", "n_real", "n_fake", "dim", "device", "seconds", "mode_counts"}
+    skip = {"higher_is_better", "params", "n_real", "n_fake", "dim", "device", "seconds", "mode_counts", "groups"}
     lines = [f"{result['n_fake']} fake vs {result['n_real'] if result['n_real'] is not None else 'stats of'} real, "
              f"{result['dim']} features"]
     hib = result["higher_is_better"]
@@ -268,7 +270,15 @@ def _human(result: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     params = params_from_args(args)
+    from ..measure.completions import is_completions_input
+
+    if is_completions_input(args.fake):
+        return run_completions(args, params)
+    check_group_args(args)
     if is_sequence_input(args.fake, args.tokens):
+        if args.groups is not None:
+            raise ConfigError("--groups applies to arrays and image folders; for text, write the completions as JSON "
+                              "lines with a \"prompt\" each (--fake FILE.jsonl).")
         return run_sequences(args, params)
     names = metric_names(args.metrics)
     if args.out is not None:
@@ -284,6 +294,8 @@ def run(args: argparse.Namespace) -> int:
     show = not args.quiet and sys.stderr.isatty()
     progress = (lambda name: sys.stderr.write(f"measuring {name} ...\n")) if show else None
     result = measure(inputs, params, names, progress=progress)
+    if args.groups is not None:
+        add_grouped(args, params, inputs, names, result)
     text = json_text(result)
     if args.real_stats is not None and inputs.reference is not None and (
         inputs.reference.changed or not args.real_stats.exists()
@@ -293,5 +305,5 @@ def run(args: argparse.Namespace) -> int:
         from ..fileio import atomic_write
 
         atomic_write(args.out, lambda tmp: Path(tmp).write_text(text + "\n"))
-    print(text if args.json else _human(result))
+    print(text if args.json else "\n".join(x for x in (_human(result), human_groups(result)) if x))
     return 0
