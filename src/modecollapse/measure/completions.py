@@ -426,11 +426,13 @@ def measure_completions(
         if prep.embeddings is not None and rprep.embeddings is not None:
             from .core import Inputs, MeasureParams, measure
 
-            e = measure(Inputs(fake=prep.embeddings, real=rprep.embeddings), embedding_params or MeasureParams(),
-                        ["precision", "recall", "density", "coverage"])
-            for key in ("precision", "recall", "density", "coverage"):
+            params = embedding_params or MeasureParams()
+            knn = ["precision", "recall", "density", "coverage"]
+            e = measure(Inputs(fake=prep.embeddings, real=rprep.embeddings), params, knn)
+            for key in knn:
                 out[f"embedding_{key}"] = e[key]
                 directions[f"embedding_{key}"] = True
+            out["groups"].update(_embedding_knn_per_prompt(fake, real, prep, rprep, params, per_group))
         seconds["reference"] = round(time.perf_counter() - t0, 3)
     out["higher_is_better"] = directions
     out["params"] = {"normalise": o.normalise if isinstance(o.normalise, str) else getattr(o.normalise, "__name__", "?"),
@@ -446,6 +448,29 @@ def measure_completions(
                                      "max": max(len(c) for c in fake.completions)}
     out["seconds"] = seconds
     return out
+
+
+def _embedding_knn_per_prompt(fake: CompletionSet, real: CompletionSet, prep: _Prepared, rprep: _Prepared,
+                              params: Any, per_group: bool) -> dict[str, Any]:
+    """Per prompt: precision, recall, density and coverage of the completions' embeddings
+    against the reference's completions of the same prompt (prompts both sets hold, with more
+    than k completions on each side); empty when no prompt qualifies."""
+    from .grouped import measure_grouped
+    from .core import Inputs
+
+    k = max(params.of("pr").k, params.of("dc").k)
+    rrows = dict(zip(real.prompts, rprep.rows))
+    shared = [(p, rows) for p, rows in zip(fake.prompts, prep.rows) if p in rrows and len(rows) > k
+              and len(rrows[p]) > k]
+    if not shared or prep.embeddings is None or rprep.embeddings is None:
+        return {}
+    fidx = [i for _, rows in shared for i in rows]
+    ridx = [i for p, _ in shared for i in rrows[p]]
+    fg = [p for p, rows in shared for _ in rows]
+    rg = [p for p, _ in shared for _ in rrows[p]]
+    summaries = measure_grouped(Inputs(fake=prep.embeddings[fidx], real=rprep.embeddings[ridx]), params,
+                                ["precision", "recall", "density", "coverage"], fake_groups=fg, real_groups=rg)
+    return {f"embedding_{n}": s.as_dict(per_group=per_group) for n, s in summaries.items()}
 
 
 def _fmt(v: Any) -> str:
