@@ -150,7 +150,7 @@ def _encode_checked(encode: BatchEncoder, batch: list[str], *, name: str, dim: i
     except ConfigError:
         raise
     except Exception as err:  # noqa: BLE001 - a failing model or user callable is a user error
-        raise ConfigError(f"the text embedder {name!r} failed on a batch of {len(batch)} text{'s' if len(batch) != 1 else ''} ({_reason(err)}); "
+        raise ConfigError(f"the text embedder {name!r} failed on {_count(batch)} ({_reason(err)}); "
                           "it must map a list of strings to an array or tensor (number of texts, dimension).") from None
     if isinstance(out, np.ndarray) and out.dtype.kind in "biuf":
         out = torch.from_numpy(np.ascontiguousarray(out))
@@ -158,10 +158,10 @@ def _encode_checked(encode: BatchEncoder, batch: list[str], *, name: str, dim: i
         raise ConfigError(f"the text embedder {name!r} returned {type(out).__name__}, not a real-valued array or tensor "
                           "(number of texts, dimension).")
     if out.ndim != 2 or out.shape[1] == 0:
-        raise ConfigError(f"the text embedder {name!r} returned shape {tuple(out.shape)} for {len(batch)} texts; "
+        raise ConfigError(f"the text embedder {name!r} returned shape {tuple(out.shape)} for {_count(batch)}; "
                           "it must return a 2-D array or tensor (number of texts, dimension).")
     if len(out) != len(batch):
-        raise ConfigError(f"the text embedder {name!r} returned {len(out)} rows for {len(batch)} texts; "
+        raise ConfigError(f"the text embedder {name!r} returned {len(out)} rows for {_count(batch)}; "
                           "it must return one row per text, in order.")
     if dim is not None and out.shape[1] != dim:
         raise ConfigError(f"the text embedder {name!r} returned rows of {out.shape[1]} values after rows of "
@@ -169,9 +169,14 @@ def _encode_checked(encode: BatchEncoder, batch: list[str], *, name: str, dim: i
     out = out.detach().to("cpu", torch.float32)
     bad = int((~torch.isfinite(out)).any(dim=1).sum())
     if bad:
-        raise ConfigError(f"the text embedder {name!r} returned NaN or infinite values for {bad} of {len(batch)} texts; "
+        which = _count(batch) if len(batch) == 1 else f"{bad} of {_count(batch)}"
+        raise ConfigError(f"the text embedder {name!r} returned NaN or infinite values for {which}; "
                           "check the model (e.g. run it in float32) or its inputs.")
     return out
+
+
+def _count(batch: list[str]) -> str:
+    return "1 text" if len(batch) == 1 else f"a batch of {len(batch)} texts"
 
 
 def _folder(path: str, spec: str, marker: str) -> Path:
