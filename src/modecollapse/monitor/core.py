@@ -58,7 +58,6 @@ that stopped improving while it looks collapsed is collapsed. It never lasts mor
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections import deque
@@ -69,6 +68,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from ..errors import ConfigError
+from .base import MonitorBase
 from .reference import Reference, covered, unfilled
 from .report import ALARMS, KINDS, VERDICTS, MonitorReport
 from .signals import CheckSignals, calibrate, latent_information, loss_dynamics, overlap
@@ -213,7 +213,7 @@ class _Classifier:
         return out.argmax(1) if out.ndim == 2 else out
 
 
-class CollapseMonitor:
+class CollapseMonitor(MonitorBase):
     """Watches a generator for mode collapse; see the module docstring.
 
     ``real``: real samples (n, ...) (n >= 256 recommended; 2,560 or more gives the default
@@ -254,9 +254,6 @@ class CollapseMonitor:
         if real.numel() == 0:
             raise ConfigError(f"CollapseMonitor(real=...) got no real data (shape {tuple(real.shape)}); pass at least "
                               "256 real samples with at least one value each.")
-        bad = [v for v in stop_on if v not in VERDICTS]
-        if bad:
-            raise ConfigError(f"stop_on has unknown verdict {bad[0]!r}; choose from: {', '.join(VERDICTS)}.")
         if modes is not None and mode_classifier is not None:
             raise ConfigError("give CollapseMonitor either known mode centres (modes=) or a mode_classifier, not both.")
         labeller = None
@@ -288,17 +285,7 @@ class CollapseMonitor:
         self.known_modes = labeller is not None
         self._fingerprint = {"dim": int(feats.shape[1]), "n_real": len(raw), "bins": self.reference.bins,
                              "seed": s.seed, "known_modes": self.known_modes, "l2": self._l2}
-        self.stop_on = tuple(stop_on)
-        self.on_change = on_change
-        self._sinks: list[Any] = []
-        if log is not None:
-            from .adapters import JsonlSink
-
-            self._sinks.append(JsonlSink(log))
-        if tensorboard is not None:
-            from .adapters import TensorBoardSink
-
-            self._sinks.append(TensorBoardSink(tensorboard))
+        self._init_outputs(log=log, tensorboard=tensorboard, on_change=on_change, stop_on=stop_on)
         self._reset_state()
 
     # -- state -------------------------------------------------------------------------------
@@ -343,42 +330,11 @@ class CollapseMonitor:
         # samples since the last check: not saved (a resumed monitor waits for min_samples anew)
         self._buffer: list[torch.Tensor] = []
         self._buffered = 0
-        # the wall clock and total_seconds at the end of this process's first check, from which
-        # the report's `overhead` counts (not saved: another process's wall time says nothing of this one)
-        self._clock0: float | None = None
-        self._seconds0 = 0.0
+        self._reset_clock()
         self.history: deque[dict[str, Any]]  # the public state's types (set from _STATE below)
         self.report: MonitorReport | None
         for key, fresh in self._STATE:
             setattr(self, self._state_attr(key), fresh(self.settings))
-
-    def restart(self, step: int) -> None:
-        """Forgets every check and warms up again from ``step`` (after the loop rolled back to
-        ``step`` and changed the training, e.g. switched a cure on)."""
-        self._reset_state()
-        self._start_step = int(step)
-        self._next_due = int(step) + self.settings.check_every
-
-    @property
-    def verdict(self) -> str:
-        """The latest verdict (``warming-up`` before the first check)."""
-        return self.report.verdict if self.report is not None else "warming-up"
-
-    @property
-    def should_stop(self) -> bool:
-        """True once the latest verdict is one of ``stop_on`` (early stopping)."""
-        return self.verdict in self.stop_on
-
-    def due(self, step: int) -> bool:
-        """Whether a check is due at ``step``: :meth:`update` then runs it, once at least
-        ``min_samples`` samples have come in since the last check (lets a loop skip
-        generating samples when no check is due)."""
-        return step >= self._next_due
-
-    def _schedule(self, step: int) -> None:
-        """The next due step: the next multiple of check_every (from the start) after ``step``."""
-        every = self.settings.check_every
-        self._next_due = self._start_step + ((step - self._start_step) // every + 1) * every
 
     # keys a state saved by an earlier version may lack, and their value then
     _STATE_OPTIONAL = {"starved_streaks": [], "thin_streak": 0, "thin_above": 0, "thin_since": None, "thin_rollback": None}
@@ -604,20 +560,12 @@ class CollapseMonitor:
             mi = latent_information(latent.detach().float().cpu(), feats)
         return self._emit(self._judge(step, sig, mi), t0)
 
-    def _latest(self, step: int) -> MonitorReport:
-        if self.report is None:
-            return MonitorReport(step, "warming-up", "warming up: no check has run yet", None, 0)
-        return self.report
-
     def _rollback_note(self, cure: str) -> str:
-        """What to do: roll back to the last healthy check and apply ``cure``, or, when no check
-        was healthy, say so (there is nothing to roll back to) and apply it from the start."""
+        """As the base's, and when no check before a lasting thinning was healthy, says so."""
         if self._last_healthy is None and self._thinning_lasted:
             return (f"no check before step {self._thin_since}, where the thinning began, was healthy, so there is no "
                     f"healthy checkpoint to roll back to: {cure} and start again")
-        if self._last_healthy is None:
-            return f"no check has been healthy yet, so there is no healthy checkpoint to roll back to: {cure} and start again"
-        return f"roll back to the checkpoint of step {self._last_healthy} (the last healthy check) and {cure}"
+        return super()._rollback_note(cure)
 
     def _diverged(self, step: int, what: str) -> MonitorReport:
         self.checks += 1
@@ -745,14 +693,10 @@ class CollapseMonitor:
             kind = "dropped-modes"
         bad = kind != "none" and not warming
         self._off_streak = self._off_streak + 1 if bad and off else 0
-        self._bad_streak = self._bad_streak + 1 if bad else 0
-        if bad and self._onset is None:
-            self._onset = self._thin_since if lasting else step
+        self._streak(step, bad, onset=self._thin_since if lasting else None)
         if lasting and self._last_healthy is not None and self._last_healthy >= self._thin_since:
             # in hindsight the streak's checks were not healthy: roll back to before it began
             self._last_healthy = self._thin_rollback
-        if not bad:
-            self._onset = None
         dyn = loss_dynamics(self._d_first, self._g_first, list(self._d_recent)[-10:], list(self._g_recent)[-20:])
         numbers = {**sig.as_dict(), "covered_rel_pooled": cov_rel, "mass_rel_pooled": mass_rel, "starved": starved,
                    "starved_min": starved_min, "thin_streak": self._thin_streak, "overlap": ov, "mutual_info": mi,
@@ -794,19 +738,19 @@ class CollapseMonitor:
             reason = (f"off the data: only {sig.n_near / max(sig.n, 1):.0%} of samples lie near the real data (real: "
                       f"{self.reference.near_base:.0%}) {since}; watch the next checks")
         elif kind == "hopping":
-            verdict = "collapsed" if self._bad_streak >= s.patience else "collapsing"
+            verdict = self._alarm_verdict()
             reason = (f"mode hopping: the samples moved to other {what} at {sum(self._hops)} of the last {len(self._hops)} "
                       f"checks (overlap {ov if ov is not None else 0.0:.2f}) while {fills} {since}: the generator cycles "
                       f"between modes; {self._rollback_note('add a gradient penalty (R1) or minibatch features')}{d_note}")
         elif kind == "dropped-modes":
-            final = self._bad_streak >= s.patience
-            verdict = "collapsed" if final else "collapsing"
+            verdict = self._alarm_verdict()
+            final = verdict == "collapsed"
             reason = (f"dropped modes: {fills}{starve_note}{thin_note} {since}, while they are {close} within them: "
                       f"the generator is dropping modes; "
                       + (self._rollback_note("add a regulariser (e.g. R1)") if final else "watch the next checks")
                       + d_note)
         elif kind == "within-mode":
-            verdict = "collapsed" if self._bad_streak >= s.patience else "collapsing"
+            verdict = self._alarm_verdict()
             # near-duplicates also leave clusters unfilled; say so when they do (not "like real")
             like = ("like real data" if cov_rel >= 0.9 else
                     f"{cov_rel:.0%} of the {what} real data of this size covers")
@@ -832,26 +776,3 @@ class CollapseMonitor:
         self.history[-1]["kind"] = kind
         return MonitorReport(step, verdict, reason, onset, self.checks, MappingProxyType(numbers), kind=kind,
                              rollback_step=self._last_healthy)
-
-    def _emit(self, report: MonitorReport, t0: float) -> MonitorReport:
-        now = time.perf_counter()
-        seconds = now - t0
-        overhead = None
-        # (this call's seconds join total_seconds only when it returns)
-        if self._clock0 is None:  # the first check's own cost, set-up included, stays out
-            self._clock0, self._seconds0 = now, self.total_seconds + seconds
-        elif now > self._clock0:
-            overhead = min(1.0, (self.total_seconds + seconds - self._seconds0) / (now - self._clock0))
-        report = dataclasses.replace(report, seconds=seconds, overhead=overhead)
-        previous = self.verdict
-        self.report = report
-        for sink in self._sinks:
-            sink.write(report)
-        if self.on_change is not None and report.verdict != previous:
-            self.on_change(previous, report)
-        return report
-
-    def close(self) -> None:
-        """Flushes and closes the log sinks."""
-        for sink in self._sinks:
-            sink.close()
