@@ -15,6 +15,10 @@ imports torchvision.
   import and never call on features.
 * dinov2: the official DINOv2 model code (dinov2/models/vision_transformer.py and
   dinov2/layers), which imports only torch when xformers is absent, imported the same way.
+
+Also the random weights both sides of a comparison load (tests and benchmarks/ use them):
+:func:`random_inception_state` in torch-fidelity's file layout, and :func:`official` /
+:func:`randomise` for a DINOv2 ViT in the official layout.
 """
 from __future__ import annotations
 
@@ -22,9 +26,11 @@ import importlib
 import os
 import sys
 import types
+from functools import partial
 from pathlib import Path
 
 import pytest
+import torch
 
 
 #: where ``make test`` installs the reference packages (``pip install --target``)
@@ -104,3 +110,45 @@ def dinov2_vision_transformer():
     if found is None:
         pytest.skip(f"the dinov2 package is not in {REFS} (make test installs it)")
     return found[0]
+
+
+def random_inception_state(seed: int = 1) -> dict[str, torch.Tensor]:
+    """Random weights with the names and shapes of torch-fidelity's Inception file (no
+    num_batches_tracked, as its converter writes them); BatchNorm statistics random too, scaled so
+    activations stay O(1)."""
+    from modecollapse.features.inception import FIDInceptionV3
+
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for k, v in FIDInceptionV3().state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        if k.endswith(("running_var", "bn.weight")):
+            state[k] = torch.rand(v.shape, generator=g) + 0.5
+        elif k.endswith(("running_mean", "bn.bias")):
+            state[k] = torch.randn(v.shape, generator=g) * 0.1
+        elif v.ndim == 4:
+            state[k] = torch.randn(v.shape, generator=g) * (2.0 / v[0].numel()) ** 0.5
+        else:
+            state[k] = torch.randn(v.shape, generator=g) * 0.02
+    return state
+
+
+def official(vits, *, dim, depth, heads, swiglu=False, img_size=518):
+    """The official ViT (``vits``: :func:`dinov2_vision_transformer`) as torch hub builds the
+    pretrained ones (patch 14, img_size 518, layer scale 1.0, block_chunks 0), with a given
+    width and depth."""
+    return vits.DinoVisionTransformer(
+        img_size=img_size, patch_size=14, embed_dim=dim, depth=depth, num_heads=heads, mlp_ratio=4, init_values=1.0,
+        ffn_layer="swiglufused" if swiglu else "mlp", block_chunks=0,
+        block_fn=partial(vits.Block, attn_class=vits.MemEffAttention)).eval()
+
+
+def randomise(model, seed=1):
+    """``model``'s parameters random, in place (LayerNorm scales near 1, LayerScales and tokens larger); returns it."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for k, p in model.state_dict().items():
+            base = 1.0 if k.endswith(("norm1.weight", "norm2.weight")) or k == "norm.weight" else 0.0
+            p.copy_(base + torch.randn(p.shape, generator=g) * (0.5 if "gamma" in k or "norm" in k or "token" in k else 0.05))
+    return model

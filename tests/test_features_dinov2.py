@@ -4,7 +4,6 @@ published models with), holding the same RANDOM weights saved as the official st
 from __future__ import annotations
 
 import unittest.mock as um
-from functools import partial
 
 import numpy as np
 import pytest
@@ -12,25 +11,7 @@ import torch
 
 from modecollapse.features import resolve_extractor
 from modecollapse.features.dinov2 import CONFIGS, IMAGENET_MEAN, IMAGENET_STD, DinoViT, ViTConfig
-from reference_impls import dinov2_vision_transformer
-
-
-def official(vits, *, dim, depth, heads, swiglu=False, img_size=518):
-    """The official ViT as torch hub builds the pretrained ones (patch 14, img_size 518,
-    layer scale 1.0, block_chunks 0), with a given width and depth."""
-    return vits.DinoVisionTransformer(
-        img_size=img_size, patch_size=14, embed_dim=dim, depth=depth, num_heads=heads, mlp_ratio=4, init_values=1.0,
-        ffn_layer="swiglufused" if swiglu else "mlp", block_chunks=0,
-        block_fn=partial(vits.Block, attn_class=vits.MemEffAttention)).eval()
-
-
-def randomise(model, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for k, p in model.state_dict().items():
-            base = 1.0 if k.endswith(("norm1.weight", "norm2.weight")) or k == "norm.weight" else 0.0
-            p.copy_(base + torch.randn(p.shape, generator=g) * (0.5 if "gamma" in k or "norm" in k or "token" in k else 0.05))
-    return model
+from reference_impls import dinov2_vision_transformer, official, randomise
 
 
 @pytest.mark.parametrize("swiglu", [False, True])

@@ -15,26 +15,7 @@ from modecollapse.features.images import resize_bilinear_tf1, to_uint8
 from modecollapse.features.inception import OUTPUTS, FIDInceptionV3
 from modecollapse.metrics import isc, kid
 from modecollapse.metrics.fid import fid
-from reference_impls import torch_fidelity
-
-
-def random_inception_state(seed: int = 1) -> dict[str, torch.Tensor]:
-    """Random weights with the names and shapes of torch-fidelity's file (no num_batches_tracked,
-    as its converter writes them); BatchNorm statistics random too, scaled so activations stay O(1)."""
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for k, v in FIDInceptionV3().state_dict().items():
-        if k.endswith("num_batches_tracked"):
-            continue
-        if k.endswith(("running_var", "bn.weight")):
-            state[k] = torch.rand(v.shape, generator=g) + 0.5
-        elif k.endswith(("running_mean", "bn.bias")):
-            state[k] = torch.randn(v.shape, generator=g) * 0.1
-        elif v.ndim == 4:
-            state[k] = torch.randn(v.shape, generator=g) * (2.0 / v[0].numel()) ** 0.5
-        else:
-            state[k] = torch.randn(v.shape, generator=g) * 0.02
-    return state
+from reference_impls import random_inception_state, torch_fidelity
 
 
 @pytest.fixture(scope="module")

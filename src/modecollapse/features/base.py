@@ -74,18 +74,20 @@ def load_callable(spec: str, *, what: str = "feature extractor") -> Extractor:
 
 
 @EXTRACTORS.register("inception-v3")
-def _inception(*, weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> Extractor:
+def _inception(*, weights: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+               precision: str = "float32") -> Extractor:
     """The FID Inception-v3 graph (Szegedy et al. 2016; Heusel et al. 2017's FID weights): 2048 pool features and logits."""
     from .inception import inception_extractor
 
-    return inception_extractor(weights=weights, device=device)
+    return inception_extractor(weights=weights, device=device, precision=precision)
 
 
 def _dinov2(arch: str) -> Callable[..., Extractor]:
-    def factory(*, weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> Extractor:
+    def factory(*, weights: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                precision: str = "float32") -> Extractor:
         from .dinov2 import dinov2_extractor
 
-        return dinov2_extractor(arch, weights=weights, device=device)
+        return dinov2_extractor(arch, weights=weights, device=device, precision=precision)
 
     factory.__doc__ = f"The DINOv2 {arch} class token (Oquab et al. 2023), as Stein et al. 2023 evaluate generators with it."
     return factory
@@ -96,11 +98,13 @@ for _arch in ("vits14", "vitb14", "vitl14", "vitg14"):
 
 
 def resolve_extractor(spec: str | None, *, weights: str | os.PathLike | None = None,
-                      device: str | torch.device = "cpu") -> Extractor:
+                      device: str | torch.device = "cpu", precision: str = "float32") -> Extractor:
     """``None`` or a registered name -> built-in; anything else -> :func:`load_callable`.
 
-    ``weights`` (a weight file) and ``device`` go to the factories that take them (the
-    pretrained networks); a weight file for an extractor that takes none is an error.
+    ``weights`` (a weight file), ``device`` and ``precision`` (``float32``, or the opt-in
+    ``tf32`` / ``bf16`` of :mod:`.inference`) go to the factories that take them (the
+    pretrained networks); a weight file or a reduced precision for an extractor that takes
+    none is an error.
     """
     if spec is None:
         spec = "identity"
@@ -115,7 +119,14 @@ def resolve_extractor(spec: str | None, *, weights: str | os.PathLike | None = N
             kwargs["weights"] = weights
         if "device" in accepts:
             kwargs["device"] = device
+        if precision != "float32":
+            if "precision" not in accepts:
+                raise ConfigError(f"extractor {spec!r} runs in float32 only; --extractor-precision is for the "
+                                  "pretrained networks.")
+            kwargs["precision"] = precision
         return factory(**kwargs)
+    if precision != "float32":
+        raise ConfigError(f"--extractor-precision is for the registered pretrained networks, not for {spec!r}.")
     if weights is not None:
         raise ConfigError(f"--extractor-weights is for the registered pretrained networks, not for {spec!r}.")
     return load_callable(spec)

@@ -14,6 +14,12 @@ std (0.229, 0.224, 0.225). ``resize="tf-bilinear"`` uses torch-fidelity's resize
 (TensorFlow 1.x bilinear, as for Inception). The 37 x 37 position embeddings of the
 518-pixel pretraining are interpolated to the 16 x 16 patch grid bicubically, with the
 official code's 0.1 offset in the scale factor.
+
+Speed: attention is PyTorch's fused ``scaled_dot_product_attention``; the linear layers run
+through :mod:`.kernels` (the first feed-forward layer with its GELU as one kernel); once
+loaded, each LayerScale is folded into the weights of the layer before it
+(:func:`fold_layer_scale`); and the last block computes only the class token, the one output
+read (its keys and values still come from every token), which skips most of that block.
 """
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from .images import resize_bilinear_tf1, resize_pil_bicubic, to_uint8
+from .kernels import linear
+from .inference import check_precision, run_network
 from .weights import WeightFile, cache_key, find_weights, load_strict, read_state_dict, untouched_rng
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -60,11 +68,17 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, cls_only: bool = False) -> torch.Tensor:
+        """(b, n, d) -> (b, n, d), or (b, 1, d) for the class token's query alone when ``cls_only``."""
         b, n, d = x.shape
-        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # 3 x (b, h, n, d/h)
-        y = F.scaled_dot_product_attention(q, k, v)  # (b, h, n, d/h)
-        return self.proj(y.transpose(1, 2).reshape(b, n, d))
+        h, w, bias = self.heads, self.qkv.weight, self.qkv.bias
+        if cls_only:  # keys and values of every token, the query of the class token only
+            k, v = linear(x, w[d:], bias[d:]).reshape(b, n, 2, h, d // h).permute(2, 0, 3, 1, 4)  # 2 x (b, h, n, d/h)
+            q = linear(x[:, :1], w[:d], bias[:d]).reshape(b, 1, h, d // h).transpose(1, 2)  # (b, h, 1, d/h)
+        else:
+            q, k, v = linear(x, w, bias).reshape(b, n, 3, h, d // h).permute(2, 0, 3, 1, 4)  # 3 x (b, h, n, d/h)
+        y = F.scaled_dot_product_attention(q, k, v)  # (b, h, m, d/h)
+        return linear(y.transpose(1, 2).reshape(b, q.shape[2], d), self.proj.weight, self.proj.bias)
 
 
 class Mlp(nn.Module):
@@ -73,7 +87,7 @@ class Mlp(nn.Module):
         self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
+        return linear(linear(x, self.fc1.weight, self.fc1.bias, gelu=True), self.fc2.weight, self.fc2.bias)
 
 
 class SwiGLU(nn.Module):
@@ -83,8 +97,8 @@ class SwiGLU(nn.Module):
         self.w12, self.w3 = nn.Linear(dim, 2 * hidden), nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x1, x2 = self.w12(x).chunk(2, dim=-1)
-        return self.w3(F.silu(x1) * x2)
+        x1, x2 = linear(x, self.w12.weight, self.w12.bias).chunk(2, dim=-1)
+        return linear(F.silu(x1) * x2, self.w3.weight, self.w3.bias)
 
 
 class LayerScale(nn.Module):
@@ -104,9 +118,28 @@ class Block(nn.Module):
         self.mlp = SwiGLU(cfg.dim) if cfg.swiglu else Mlp(cfg.dim)
         self.ls1, self.ls2 = LayerScale(cfg.dim), LayerScale(cfg.dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.ls1(self.attn(self.norm1(x)))
+    def forward(self, x: torch.Tensor, *, cls_only: bool = False) -> torch.Tensor:
+        """(b, n, dim) -> (b, n, dim), or the class token's row (b, 1, dim) alone when ``cls_only``."""
+        x = (x[:, :1] if cls_only else x) + self.ls1(self.attn(self.norm1(x), cls_only=cls_only))
         return x + self.ls2(self.mlp(self.norm2(x)))
+
+    def out_layer(self) -> nn.Linear:
+        """The feed-forward layer's last linear layer (what ``ls2`` scales)."""
+        return self.mlp.w3 if isinstance(self.mlp, SwiGLU) else self.mlp.fc2
+
+
+def fold_layer_scale(net: "DinoViT") -> "DinoViT":
+    """Folds every block's LayerScale into the linear layer before it (the attention's output
+    projection, the feed-forward layer's last layer), in place: ``gamma * (W x + b)`` is
+    ``(gamma W) x + gamma b``; the LayerScales become identities. Returns ``net``, whose state
+    dict then no longer has the published file's keys."""
+    with torch.no_grad():
+        for blk in net.blocks:
+            for scale, layer in ((blk.ls1, blk.attn.proj), (blk.ls2, blk.out_layer())):
+                layer.weight.mul_(scale.gamma.view(-1, 1))
+                layer.bias.mul_(scale.gamma)
+            blk.ls1, blk.ls2 = nn.Identity(), nn.Identity()
+    return net
 
 
 class PatchEmbed(nn.Module):
@@ -150,8 +183,9 @@ class DinoViT(nn.Module):
         h, w = x.shape[2] // self.cfg.patch, x.shape[3] // self.cfg.patch
         t = self.patch_embed(x)  # (b, h * w, dim)
         t = torch.cat([self.cls_token.expand(len(t), -1, -1), t], 1) + self.position_embedding(h, w)
-        for blk in self.blocks:
+        for blk in self.blocks[:-1]:
             t = blk(t)
+        t = self.blocks[-1](t, cls_only=True)  # (b, 1, dim): only the class token is read
         return self.norm(t)[:, 0]  # (b, dim)
 
 
@@ -162,11 +196,13 @@ class DinoExtractor:
     logits_output = None
     size = 224
 
-    def __init__(self, network: DinoViT, *, name: str, weights_path: Path | None, resize: str = "pil-bicubic") -> None:
+    def __init__(self, network: DinoViT, *, name: str, weights_path: Path | None, resize: str = "pil-bicubic",
+                 precision: str = "float32") -> None:
         if resize not in RESIZES:
             raise ConfigError(f"unknown DINOv2 resize {resize!r}; choose one of: {', '.join(RESIZES)}.")
         self.network, self.name, self.weights_path, self.resize = network, name, weights_path, resize
-        self.cache_key = cache_key(name, weights_path, resize)
+        self.precision = check_precision(precision, network.norm.weight.device)
+        self.cache_key = cache_key(name, weights_path, resize, *(() if precision == "float32" else (precision,)))
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """Images (n, 3 or 1, H, W), uint8 or [0, 1] -> normalised (n, 3, 224, 224) float32."""
@@ -183,9 +219,9 @@ class DinoExtractor:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         return self.outputs_of(images, ("features",))["features"]
 
-    @torch.no_grad()
     def outputs_of(self, images: torch.Tensor, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
-        return {"features": self.network(self.preprocess(images))}
+        return run_network(lambda x: {"features": self.network(self.preprocess(x))}, images,
+                           device=self.network.norm.weight.device, precision=self.precision)
 
 
 def weight_file(arch: str) -> WeightFile:
@@ -193,16 +229,21 @@ def weight_file(arch: str) -> WeightFile:
                       url=f"https://dl.fbaipublicfiles.com/dinov2/dinov2_{arch}/dinov2_{arch}_pretrain.pth")
 
 
-def load_dinov2(arch: str, weights: str | os.PathLike | None = None, *, device: str | torch.device = "cpu") -> DinoViT:
-    """The DINOv2 ``arch`` (vits14, vitb14, vitl14, vitg14) with its official weights, on ``device``."""
+def load_dinov2(arch: str, weights: str | os.PathLike | None = None, *, device: str | torch.device = "cpu",
+                fold: bool = True) -> DinoViT:
+    """The DINOv2 ``arch`` (vits14, vitb14, vitl14, vitg14) with its official weights, on
+    ``device``; LayerScale folded in when ``fold``."""
     spec = weight_file(arch)
     path = find_weights(spec, weights)
     net = untouched_rng(lambda: DinoViT(CONFIGS[arch]))
     load_strict(net, read_state_dict(path, spec.network), path, spec.network)
+    if fold:
+        fold_layer_scale(net)
     return net.to(device)
 
 
 def dinov2_extractor(arch: str, *, weights: str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                     resize: str = "pil-bicubic") -> DinoExtractor:
+                     resize: str = "pil-bicubic", precision: str = "float32") -> DinoExtractor:
     path = find_weights(weight_file(arch), weights)
-    return DinoExtractor(load_dinov2(arch, path, device=device), name=f"dinov2-{arch}", weights_path=path, resize=resize)
+    return DinoExtractor(load_dinov2(arch, path, device=device), name=f"dinov2-{arch}", weights_path=path, resize=resize,
+                         precision=precision)

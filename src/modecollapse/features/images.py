@@ -45,7 +45,14 @@ def to_uint8(images: torch.Tensor, *, what: str = "the feature network") -> torc
 
 
 def resize_bilinear_tf1(x: torch.Tensor, size: int) -> torch.Tensor:
-    """(n, C, H, W) float -> (n, C, size, size), TensorFlow 1.x bilinear (see module docstring)."""
+    """(n, C, H, W) float -> (n, C, size, size), TensorFlow 1.x bilinear (see module docstring).
+
+    The result is laid out channels_last in memory (the layout the networks' convolutions run
+    fastest in on CPU). Each output pixel is ``t + (b - t) dy`` with ``t`` and ``b`` the
+    interpolations along x, ``l + (r - l) dx``, of the two source rows around it: TF's order of
+    operations, so the values are TF's to the bit. When enlarging, each source row is interpolated
+    along x once, before it is spread over the output rows.
+    """
     if x.shape[-2:] == (size, size):
         return x
 
@@ -57,12 +64,19 @@ def resize_bilinear_tf1(x: torch.Tensor, size: int) -> torch.Tensor:
 
     ylo, yhi, dy = axis(x.shape[2])
     xlo, xhi, dx = axis(x.shape[3])
-    top, bottom = x.index_select(2, ylo), x.index_select(2, yhi)  # (n, C, size, W)
-    tl, tr = top.index_select(3, xlo), top.index_select(3, xhi)
-    bl, br = bottom.index_select(3, xlo), bottom.index_select(3, xhi)
-    t = tl + (tr - tl) * dx  # interpolate along x first, then y, as TF does
-    b = bl + (br - bl) * dx
-    return t + (b - t) * dy.view(-1, 1)
+    h = x.permute(0, 2, 3, 1)  # (n, H, W, C): channels last
+
+    def along_x(r: torch.Tensor) -> torch.Tensor:  # (n, rows, W, C) -> (n, rows, size, C)
+        left, right = r.index_select(2, xlo), r.index_select(2, xhi)
+        return left.add_((right - left).mul_(dx.view(-1, 1)))
+
+    if x.shape[2] <= size:  # enlarging: each source row along x once, then spread over the output rows
+        rows = along_x(h)
+        top, bottom = rows.index_select(1, ylo), rows.index_select(1, yhi)  # (n, size, size, C)
+    else:  # shrinking: only the source rows that are used
+        top, bottom = along_x(h.index_select(1, ylo)), along_x(h.index_select(1, yhi))
+    out = top.add_((bottom - top).mul_(dy.view(-1, 1, 1)))
+    return out.permute(0, 3, 1, 2)  # (n, C, size, size)
 
 
 def resize_pil_bicubic(x: torch.Tensor, size: int) -> torch.Tensor:
