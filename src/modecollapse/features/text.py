@@ -319,7 +319,8 @@ def _did_you_mean(spec: str) -> str:
 
 
 def _reason(err: BaseException) -> str:
-    """``Type: first line of the message``, short enough for one sentence."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    text = text if len(text) <= 200 else text[:197] + "..."
-    return f"{type(err).__name__}: {text}".rstrip(" .:") if text else type(err).__name__
+    """``Type: message`` on one line, cut at a word to stay short enough for one sentence."""
+    text = " ".join(str(err).split()).rstrip(" .:")
+    if len(text) > 200:
+        text = text[:200].rsplit(" ", 1)[0].rstrip(" .,:;") + " ..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
