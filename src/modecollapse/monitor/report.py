@@ -14,6 +14,11 @@ ALARMS: tuple[str, ...] = ("collapsing", "collapsed", "diverged")
 #: ``hopping`` (few modes at a time, different ones from check to check), ``off-data`` (the
 #: samples left the data) and ``diverged`` (non-finite samples or losses)
 KINDS: tuple[str, ...] = ("none", "dropped-modes", "within-mode", "hopping", "off-data", "diverged")
+#: what the text monitor's report says is wrong: ``answer-collapse`` (the completions of a
+#: prompt converge to few answers), ``template-collapse`` (the completions stop depending on
+#: the prompt), ``repetition`` (completions degenerate into repeated n-grams or run to the
+#: length limit) and ``diverged`` (a non-finite loss or reward)
+TEXT_KINDS: tuple[str, ...] = ("none", "answer-collapse", "template-collapse", "repetition", "diverged")
 
 
 @dataclass(frozen=True)
