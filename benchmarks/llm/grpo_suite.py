@@ -3,7 +3,8 @@
 Each run is (setting, seed): TRL's ``GRPOTrainer`` on the pretrained model of ``pretrain.py``
 in one of the settings of ``settings.py`` (some meant to collapse in a known way, some meant
 to keep their diversity, one where sharpening is learning). ``recorder.CheckRecorder`` writes
-what a monitor would see and the truth at every check to ``OUT/RUN/checks.jsonl``; the run's
+what a monitor would see and the truth at every check to ``OUT/RUN/checks.jsonl`` (and
+TRL's logged scalars at every step to ``OUT/RUN/logs.jsonl``); the run's
 resolved options go to ``OUT/RUN/config.json`` (the setting, the seed and TRL's full
 ``GRPOConfig``) and ``OUT/RUN/done`` marks a finished run.
 
@@ -71,7 +72,7 @@ def run_one(s: Setting, seed: int, base: Path, out: Path) -> dict:
     tmp = out / "config.json.tmp"
     tmp.write_text(json.dumps(config, indent=2))
     os.replace(tmp, out / "config.json")
-    recorder = CheckRecorder(out / "checks.jsonl", probe=list(probe.probe), truth=list(probe.truth),
+    recorder = CheckRecorder(out / "checks.jsonl", out / "logs.jsonl", probe=list(probe.probe), truth=list(probe.truth),
                              check_every=s.check_every, probe_n=s.probe_n, truth_n=s.truth_n,
                              max_new_tokens=s.max_completion_length, temperature=s.temperature,
                              reward=reward, seed=seed)

@@ -12,6 +12,10 @@ answers and pass@k (``sampling.truth_of``). One JSON line per check is appended 
      scalar over the logs since the previous check}, "truth": {"per_prompt": [...],
      "mean": {...}}, "probe_seconds", "truth_seconds", "train_seconds"}
 
+Every training log (one per step) is also appended to ``logs.jsonl`` as ``{"step", ...scalars}``,
+so a baseline on the logged scalars (an alarm when ``entropy`` falls under a share of its value
+at step 1) sees every step, not only the checked ones.
+
 ``train_seconds`` is the wall time of training since the previous check, the probe and truth
 sampling excluded. The check runs in ``on_log`` (logging every step), after the step's own
 scalars have arrived, so a check's ``logs`` belong to its step.
@@ -32,10 +36,10 @@ from task import correct
 
 
 class CheckRecorder(TrainerCallback):
-    def __init__(self, path: Path, *, probe: list[str], truth: list[str], check_every: int,
+    def __init__(self, path: Path, logs_path: Path, *, probe: list[str], truth: list[str], check_every: int,
                  probe_n: int, truth_n: int, max_new_tokens: int, temperature: float,
                  reward: Callable[..., list[float]], seed: int) -> None:
-        self.path = path
+        self.path, self.logs_path = path, logs_path
         self.probe, self.truth = probe, truth
         self.check_every, self.probe_n, self.truth_n = check_every, probe_n, truth_n
         self.max_new_tokens, self.temperature = max_new_tokens, temperature
@@ -52,8 +56,11 @@ class CheckRecorder(TrainerCallback):
     def on_log(self, args, state, control, logs=None, model=None, processing_class=None, **kw):
         if not logs or "train_runtime" in logs:
             return
-        self.logs.append({k: v for k, v in logs.items() if isinstance(v, (int, float))})
+        scalars = {k: v for k, v in logs.items() if isinstance(v, (int, float))}
+        self.logs.append(scalars)
         step = state.global_step
+        with open(self.logs_path, "a") as f:
+            f.write(json.dumps({"step": step, **scalars}) + "\n")
         if step % self.check_every == 0 and step > self.last_step:
             self._check(step, model, processing_class)
 
