@@ -22,7 +22,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 
@@ -147,40 +147,57 @@ def extract_outputs(
     device: str | torch.device = "cpu", progress: bool | str = False,
 ) -> dict[str, torch.Tensor]:
     """``outputs`` of ``extractor`` on ``x`` (n, ...) in batches without gradients -> name -> (n, d)
-    on CPU. ``progress``: a label for a tqdm bar on stderr (shown only on a terminal)."""
+    on CPU. ``progress``: a label for a bar in images per second on stderr (shown only on a terminal)."""
+    if len(x) == 0:
+        raise ConfigError("there are no samples to extract features from.")
+    batches = (x[a : a + batch_size] for a in range(0, len(x), batch_size))
+    return extract_batches(batches, extractor, outputs=outputs, device=device, total=len(x), progress=progress)
+
+
+def extract_batches(
+    batches: Iterable[torch.Tensor], extractor: Extractor, *, outputs: tuple[str, ...] = ("features",),
+    device: str | torch.device = "cpu", total: int | None = None, progress: bool | str = False,
+) -> dict[str, torch.Tensor]:
+    """:func:`extract_outputs` over the batches (b, ...) an iterable yields (e.g. images decoded by
+    worker processes while the network runs); ``total``: the number of samples, for the bar."""
     have = output_names(extractor)
     unknown = [o for o in outputs if o not in have]
     if unknown:
         raise ConfigError(f"the feature extractor has no output {unknown[0]!r}; it gives: {', '.join(have)}.")
-    if len(x) == 0:
-        raise ConfigError("there are no samples to extract features from.")
     several = hasattr(extractor, "outputs_of")
     parts: dict[str, list[torch.Tensor]] = {o: [] for o in outputs}
-    starts = range(0, len(x), batch_size)
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        starts = tqdm(starts, desc=progress if isinstance(progress, str) else "features", unit="batch",
-                      file=sys.stderr, disable=None, leave=False)  # None: off when not a terminal
-    with torch.no_grad():
-        for a in starts:
-            batch = x[a : a + batch_size]
-            try:
-                if several:
-                    got = extractor.outputs_of(batch.to(device), tuple(outputs))  # type: ignore[attr-defined]
-                else:
-                    got = {"features": extractor(batch.to(device))}
-            except ConfigError:
-                raise
-            except Exception as err:  # noqa: BLE001 - a failing user extractor is a user error
-                raise ConfigError(f"the feature extractor failed on a batch of shape {tuple(batch.shape)}: {type(err).__name__}: {err}.") from None
-            for name in outputs:
-                out = got[name]
-                if not isinstance(out, torch.Tensor):
-                    raise ConfigError(f"the feature extractor returned {type(out).__name__}, not a tensor.")
-                if len(out) != len(batch):
-                    raise ConfigError(f"the feature extractor returned {len(out)} rows for a batch of {len(batch)}.")
-                parts[name].append(out.detach().reshape(len(out), -1).cpu())
+        bar = tqdm(total=total, desc=progress if isinstance(progress, str) else "features", unit="img",
+                   file=sys.stderr, disable=None, leave=False, smoothing=0.1)  # None: off when not a terminal
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                try:
+                    if several:
+                        got = extractor.outputs_of(batch.to(device), tuple(outputs))  # type: ignore[attr-defined]
+                    else:
+                        got = {"features": extractor(batch.to(device))}
+                except ConfigError:
+                    raise
+                except Exception as err:  # noqa: BLE001 - a failing user extractor is a user error
+                    raise ConfigError(f"the feature extractor failed on a batch of shape {tuple(batch.shape)}: {type(err).__name__}: {err}.") from None
+                for name in outputs:
+                    out = got[name]
+                    if not isinstance(out, torch.Tensor):
+                        raise ConfigError(f"the feature extractor returned {type(out).__name__}, not a tensor.")
+                    if len(out) != len(batch):
+                        raise ConfigError(f"the feature extractor returned {len(out)} rows for a batch of {len(batch)}.")
+                    parts[name].append(out.detach().reshape(len(out), -1).cpu())
+                if bar is not None:
+                    bar.update(len(batch))
+    finally:
+        if bar is not None:
+            bar.close()
+    if not parts[outputs[0]]:
+        raise ConfigError("there are no samples to extract features from.")
     return {name: torch.cat(p) for name, p in parts.items()}
 
 

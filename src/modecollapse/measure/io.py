@@ -7,7 +7,7 @@ images (read with Pillow: pixels in [0, 1]; all images must share a size unless
 feature extractor (see :mod:`modecollapse.features`) maps them to features first.
 
 For the pretrained networks (``inception-v3``, ``dinov2-*``) images stay 8-bit: a folder is
-read as uint8, an array of images (n, H, W, C) with C = 1 or 3, as in the ADM /
+read as uint8 (decoded in worker processes while the network runs, :mod:`.decode`), an array of images (n, H, W, C) with C = 1 or 3, as in the ADM /
 guided-diffusion reference batches (``arr_0``, uint8 NHWC), is turned to (n, C, H, W), and
 floats must lie in [0, 1]. The real set's outputs of such a network are cached
 (:func:`extract_cached`) in a file keyed by the fingerprint of the real samples and the
@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..features import Extractor, extract, extract_outputs
-from ..fileio import IMAGE_SUFFIXES, atomic_torch_save, image_files, read_image
+from ..features import Extractor, extract, extract_batches, extract_outputs
+from ..fileio import IMAGE_SUFFIXES, atomic_torch_save, image_files
+from .decode import StreamingFingerprint, image_batches
 
 CACHE_FORMAT = "modecollapse-features-1"
 TENSOR_KEYS = ("features", "samples", "x", "arr_0")
@@ -67,35 +69,31 @@ def _to_tensor(value: object, path: Path) -> torch.Tensor:
     return value
 
 
-def load_images(folder: Path, *, image_size: int | None = None, mode: str = "RGB", uint8: bool = False) -> torch.Tensor:
-    """All images under ``folder`` (sorted, recursive) -> (n, C, H, W) float32 in [0, 1], or
-    the uint8 pixel values when ``uint8``."""
+def folder_files(folder: Path) -> list[Path]:
+    """The image files under ``folder`` (sorted, recursive); none is a :class:`ConfigError`."""
     files = image_files(folder)
     if not files:
         raise ConfigError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}); give a folder of images or an array file.")
-    arrays, first = [], None
-    for f in files:
-        a = read_image(f, mode=mode, side=image_size)
-        if first is None:
-            first = a.shape
-        elif a.shape != first:
-            raise ConfigError(
-                f"images in {folder} differ in size ({f.name} is {a.shape[1]}x{a.shape[0]}, the first is "
-                f"{first[1]}x{first[0]}); pass --image-size N to resize them all."
-            )
-        arrays.append(a)
-    x = torch.from_numpy(np.stack(arrays))
-    if not uint8:
-        x = x.float().div_(255.0)
-    return x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2).contiguous()  # (n, C, H, W)
+    return files
 
 
-def load_raw(spec: str, *, image_size: int | None = None, image_mode: str = "RGB", uint8: bool = False) -> torch.Tensor:
+def load_images(folder: Path, *, image_size: int | None = None, mode: str = "RGB", uint8: bool = False,
+                workers: int = 0) -> torch.Tensor:
+    """All images under ``folder`` (sorted, recursive) -> (n, C, H, W) float32 in [0, 1], or
+    the uint8 pixel values when ``uint8``; decoded by ``workers`` processes (0: this one)."""
+    files = folder_files(folder)
+    x = torch.cat(list(image_batches(files, folder=folder, batch_size=256, image_size=image_size, mode=mode,
+                                     workers=workers)))
+    return x if uint8 else x.float().div_(255.0)
+
+
+def load_raw(spec: str, *, image_size: int | None = None, image_mode: str = "RGB", uint8: bool = False,
+             workers: int = 0) -> torch.Tensor:
     """The samples in ``spec`` as a tensor (n, ...), before feature extraction (a folder's
-    images as uint8 when ``uint8``)."""
+    images as uint8 when ``uint8``, decoded by ``workers`` processes)."""
     path, key = _split_key(spec)
     if path.is_dir():
-        return load_images(path, image_size=image_size, mode=image_mode, uint8=uint8)
+        return load_images(path, image_size=image_size, mode=image_mode, uint8=uint8, workers=workers)
     if not path.is_file():
         raise ConfigError(f"no such file or folder: {path}.")
     if path.stat().st_size == 0:
@@ -132,9 +130,11 @@ def load_features(
     batch_size: int = 256,
     device: str | torch.device = "cpu",
     name: str = "samples",
+    workers: int = 0,
 ) -> torch.Tensor:
-    """Features (n, d) from ``spec``: float32 (float64 kept), one row per sample."""
-    x = load_raw(spec, image_size=image_size, image_mode=image_mode)
+    """Features (n, d) from ``spec``: float32 (float64 kept), one row per sample (a folder's images
+    decoded by ``workers`` processes)."""
+    x = load_raw(spec, image_size=image_size, image_mode=image_mode, workers=workers)
     if len(x) == 0:
         raise ConfigError(f"{name} file {spec} holds no samples.")
     if not x.is_floating_point():
@@ -172,41 +172,90 @@ def cache_file(cache_dir: Path, x: torch.Tensor, extractor: Extractor) -> Path |
     return Path(cache_dir) / f"{key}-{fingerprint(x)}.pt"
 
 
+def _read_cache(path: Path | None, n: int, outputs: tuple[str, ...]) -> dict[str, torch.Tensor] | None:
+    """The cached outputs in ``path`` when it holds all of ``outputs`` for ``n`` samples; else None."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("format") == CACHE_FORMAT and state.get("n") == n and all(o in state["outputs"] for o in outputs):
+            return {o: state["outputs"][o] for o in outputs}
+    except Exception:  # noqa: BLE001 - an unreadable cache is recomputed, never trusted
+        pass
+    return None
+
+
+def _write_cache(path: Path | None, n: int, got: dict[str, torch.Tensor]) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_torch_save({"format": CACHE_FORMAT, "n": n, "outputs": got}, path)
+    except OSError as err:
+        raise ConfigError(f"cannot write the feature cache {path} ({err.strerror or type(err).__name__}); "
+                          "choose another --feature-cache folder or pass --no-feature-cache.") from None
+
+
 def extract_cached(x: torch.Tensor, extractor: Extractor, *, outputs: tuple[str, ...], cache_dir: Path | None,
                    batch_size: int = 256, device: str | torch.device = "cpu", progress: bool | str = False) -> dict[str, torch.Tensor]:
     """:func:`~modecollapse.features.extract_outputs`, read from / written to a cache file in
     ``cache_dir`` (None: no cache) keyed by the samples and the extractor. A cache file that
     cannot be read, or lacks an output, is recomputed and rewritten (atomically)."""
     path = cache_file(cache_dir, x, extractor) if cache_dir is not None else None
-    if path is not None and path.is_file():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                state = torch.load(path, map_location="cpu", weights_only=True)
-            if state.get("format") == CACHE_FORMAT and state.get("n") == len(x) and all(o in state["outputs"] for o in outputs):
-                return {o: state["outputs"][o] for o in outputs}
-        except Exception:  # noqa: BLE001 - an unreadable cache is recomputed, never trusted
-            pass
-    got = extract_outputs(x, extractor, outputs=outputs, batch_size=batch_size, device=device, progress=progress)
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_torch_save({"format": CACHE_FORMAT, "n": len(x), "outputs": got}, path)
-        except OSError as err:
-            raise ConfigError(f"cannot write the feature cache {path} ({err.strerror or type(err).__name__}); "
-                              "choose another --feature-cache folder or pass --no-feature-cache.") from None
+    got = _read_cache(path, len(x), outputs)
+    if got is None:
+        got = extract_outputs(x, extractor, outputs=outputs, batch_size=batch_size, device=device, progress=progress)
+        _write_cache(path, len(x), got)
+    return got
+
+
+def _stream_folder(folder: Path, files: list[Path], extractor: Extractor, *, outputs: tuple[str, ...],
+                   cache_dir: Path | None, image_size: int | None, image_mode: str, batch_size: int,
+                   device: str | torch.device, workers: int, progress: bool | str) -> dict[str, torch.Tensor]:
+    """The outputs on a folder's images, decoded by workers while the network runs, fingerprinted
+    on the way and written to the cache (when there is one) under the name :func:`cache_file` gives."""
+    fp = StreamingFingerprint(len(files))
+
+    def batches() -> Iterator[torch.Tensor]:
+        for b in image_batches(files, folder=folder, batch_size=batch_size, image_size=image_size, mode=image_mode,
+                               workers=workers):
+            if cache_dir is not None:
+                fp.update(b)
+            yield b
+
+    got = extract_batches(batches(), extractor, outputs=outputs, device=device, total=len(files), progress=progress)
+    if cache_dir is not None:
+        _write_cache(Path(cache_dir) / f"{extractor.cache_key}-{fp.hexdigest()}.pt", len(files), got)  # type: ignore[attr-defined]
     return got
 
 
 def load_network_outputs(spec: str, extractor: Extractor, *, outputs: tuple[str, ...], name: str = "samples",
                          image_size: int | None = None, image_mode: str = "RGB", batch_size: int = 256,
                          device: str | torch.device = "cpu", cache_dir: Path | None = None,
-                         progress: bool = False) -> dict[str, torch.Tensor]:
+                         progress: bool = False, workers: int = 0) -> dict[str, torch.Tensor]:
     """The ``outputs`` (name -> (n, d)) of a pretrained network on the images in ``spec`` (a folder,
-    an array or tensor file of images); cached in ``cache_dir`` when given."""
-    x = load_raw(spec, image_size=image_size, image_mode=image_mode, uint8=True)
+    an array or tensor file of images); cached in ``cache_dir`` when given.
+
+    A folder's images are decoded by ``workers`` processes (0: this one). They stream into the
+    network as they are decoded unless the cache may hold the result: then they are all decoded
+    first, to fingerprint them and look the cache up (only when ``cache_dir`` already holds a file
+    of this network; otherwise a miss is certain, and the fingerprint is taken as they stream).
+    """
+    label = f"{name} features" if progress else False
+    path, _ = _split_key(spec)
+    if path.is_dir():
+        files = folder_files(path)
+        key = getattr(extractor, "cache_key", None)
+        cache = Path(cache_dir) if cache_dir is not None and key is not None else None
+        if cache is None or not any(cache.glob(f"{key}-*.pt")):
+            return _stream_folder(path, files, extractor, outputs=outputs, cache_dir=cache, image_size=image_size,
+                                  image_mode=image_mode, batch_size=batch_size, device=device, workers=workers,
+                                  progress=label)
+    x = load_raw(spec, image_size=image_size, image_mode=image_mode, uint8=True, workers=workers)
     if len(x) == 0:
         raise ConfigError(f"{name} file {spec} holds no samples.")
     x = as_images(x, spec)
     return extract_cached(x, extractor, outputs=outputs, cache_dir=cache_dir, batch_size=batch_size, device=device,
-                          progress=f"{name} features" if progress else False)
+                          progress=label)
