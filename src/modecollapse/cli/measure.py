@@ -85,6 +85,14 @@ def add_parser(sub) -> None:
     g.add_argument("--image-mode", default="RGB", choices=["RGB", "L"], help="image channels read from a folder (default RGB)")
     g.add_argument("--batch-size", type=int, metavar="N",
                    help="batch size of the feature extractor (default 256; 50 for the pretrained networks)")
+    g.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes that decode an image folder while the feature network runs (default 1; 0: "
+                   "decode in this process)")
+    from ..features.inference import PRECISIONS
+
+    g.add_argument("--extractor-precision", default="float32", choices=PRECISIONS,
+                   help="arithmetic of a pretrained --extractor (default float32; tf32 on a GPU and bf16 are faster "
+                   "opt-ins that move FID, see docs/results/performance.md)")
 
     m = p.add_argument_group("metrics and their parameters")
     m.add_argument("--metrics", metavar="A,B,...", help=f"comma-separated, from: {', '.join(METRICS.names())}")
@@ -192,7 +200,7 @@ def _network_inputs(args: argparse.Namespace, params: MeasureParams, extractor: 
     from ..measure.io import load_network_outputs
 
     kw = dict(image_size=args.image_size, image_mode=args.image_mode, batch_size=args.batch_size or 50,
-              device=params.device, progress=not args.quiet)
+              device=params.device, progress=not args.quiet, workers=args.workers)
     lg = logits_output(extractor)
     fake_out = load_network_outputs(args.fake, extractor, outputs=("features",) + ((lg,) if lg else ()),
                                     name="fake", **kw)  # type: ignore[arg-type]
@@ -216,13 +224,13 @@ def _load_inputs(args: argparse.Namespace, params: MeasureParams) -> Inputs:
 
         resolve_device(params.device, torch.zeros(0))  # a GPU asked for where there is none: one sentence
     extractor = None if args.extractor in (None, "identity") else resolve_extractor(
-        args.extractor, weights=args.extractor_weights, device=params.device)
+        args.extractor, weights=args.extractor_weights, device=params.device, precision=args.extractor_precision)
     logits = None
     if extractor is not None and hasattr(extractor, "outputs_of"):
         fake, real, logits = _network_inputs(args, params, extractor)
     else:
         kw = dict(extractor=extractor, image_size=args.image_size, image_mode=args.image_mode,
-                  batch_size=args.batch_size or 256, device=params.device)
+                  batch_size=args.batch_size or 256, device=params.device, workers=args.workers)
         fake = load_features(args.fake, name="fake", **kw)  # type: ignore[arg-type]
         real = load_features(args.real, name="real", **kw) if args.real else None  # type: ignore[arg-type]
     latent = None
@@ -287,6 +295,8 @@ def run(args: argparse.Namespace) -> int:
         check_out_file(args.out)  # a folder, under a file or not writable: one sentence before any work
     if args.batch_size is not None and args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}.")
+    if args.workers < 0:
+        raise ConfigError(f"--workers must be >= 0 (0 decodes images in this process), got {args.workers}.")
     check_threads(args.threads)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
