@@ -13,8 +13,9 @@ from .errors import ConfigError
 from .registry import lazy_exports
 
 __version__ = "0.1.0"
-__all__ = ["CollapseMonitor", "ConfigError", "TechniqueSpec", "TrainConfig", "build_run", "train", "__version__"]
+__all__ = ["CollapseCallback", "CollapseMonitor", "ConfigError", "TextCollapseMonitor", "TechniqueSpec", "TrainConfig", "build_run", "train", "__version__"]
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "CollapseMonitor": "monitor", "TechniqueSpec": "lab.config", "TrainConfig": "lab.config",
+    "CollapseMonitor": "monitor", "TextCollapseMonitor": "monitor", "CollapseCallback": "monitor",
+    "TechniqueSpec": "lab.config", "TrainConfig": "lab.config",
     "build_run": "lab.train", "train": "lab.train",
 })
