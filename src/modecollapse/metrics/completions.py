@@ -133,7 +133,7 @@ def unique_ratio(texts: Sequence[str]) -> float:
 
 def _entropy(counts: Counter) -> float:
     total = sum(counts.values())
-    return float(-math.fsum(c / total * math.log(c / total) for c in counts.values()))
+    return 0.0 - math.fsum(c / total * math.log(c / total) for c in counts.values())  # (0.0 - : no -0.0)
 
 
 def completion_entropy(texts: Sequence[str]) -> float:
