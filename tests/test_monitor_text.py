@@ -184,4 +184,4 @@ def test_signals_known_values():
     # prompt dependence over tokens: the two prompts share no token
     assert sig.prompt_dep == pytest.approx(math.log(2))
     f = classify(sig, sig, TextMonitorSettings())
-    assert f.kind == "none" and f.distinct_rel == 1.0
+    assert f.kind == "none" and f.diversity_rel == 1.0

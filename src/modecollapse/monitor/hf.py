@@ -46,8 +46,8 @@ except ImportError:  # pragma: no cover - the llm extra is installed by make tes
 logger = logging.getLogger("modecollapse")
 STATE_FILE = "collapse_monitor.json"
 #: report numbers written to the trainer's logs as collapse/<name>
-LOGGED = ("distinct", "distinct_correct", "unique", "prompt_dep", "pooled_unique", "repetition", "truncated", "length",
-          "pass1", "passk", "vendi", "distinct_rel", "correct_rel", "prompt_dep_rel")
+LOGGED = ("distinct", "distinct_correct", "diversity", "correct_diversity", "prompt_dep", "pooled_unique", "repetition",
+          "truncated", "length", "pass1", "passk", "vendi", "diversity_rel", "correct_rel", "prompt_dep_rel")
 
 
 def _distributed() -> tuple[bool, int]:

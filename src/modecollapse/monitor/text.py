@@ -8,9 +8,11 @@ completions the user gives (an SFT set's own answers). Every signal is relative 
 reference, as the image monitor's are relative to real data, so no threshold is in a task's
 units. The signals (:func:`text_signals`, built on :mod:`modecollapse.metrics.completions`):
 
-- *answers per prompt*: distinct answers (after the normaliser or answer extractor) among a
-  prompt's completions, and with a verifier the distinct *correct* answers; with an embedder
-  the Vendi score of the completions' embeddings;
+- *answers per prompt*: the chance that two of a prompt's completions give different answers
+  (after the normaliser or answer extractor; the Gini-Simpson index, unbiased, which unlike a
+  count of distinct answers does not depend on how many samples there are), and with a
+  verifier the same among its *correct* completions; with an embedder the Vendi score of the
+  completions' embeddings. The reason also gives the distinct answers per prompt;
 - *prompt dependence*: I(prompt; token) over the completions' tokens (words, or characters
   for short completions), which falls to 0 when every prompt gets the same text, identical or
   not (template collapse; exact-match I(prompt; completion) misses a varied template);
@@ -20,18 +22,18 @@ units. The signals (:func:`text_signals`, built on :mod:`modecollapse.metrics.co
 Kinds (:func:`classify`, a pure function of the signals, the reference's and the settings),
 in this order of precedence: ``repetition`` (repeated n-grams up by ``repetition_above``, or
 completions at the length limit up by ``truncated_above``), ``template-collapse`` (prompt
-dependence under ``template_below`` of the reference's), ``answer-collapse`` (distinct answers
-per prompt under ``answer_below`` of the reference's; with a verifier, the distinct correct
-answers must have fallen as far too, so a policy that sharpens onto the one right answer of
-each prompt is learning, not collapsing; without one, an embedder's Vendi under
-``answer_below`` counts too), ``diverged`` (a non-finite loss or reward). The verdicts,
+dependence under ``template_below`` of the reference's), ``answer-collapse`` (the answer
+diversity per prompt under ``answer_below`` of the reference's; with a verifier, the
+diversity among correct answers must have fallen as far too, so a policy that sharpens onto
+the one right answer of each prompt is learning, not collapsing; without one, an embedder's
+Vendi under ``answer_below`` counts too), ``diverged`` (a non-finite loss or reward). The verdicts,
 onset, rollback target and report come from :class:`~.base.MonitorBase`, as for images.
 """
 from __future__ import annotations
 
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, fields
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
@@ -57,7 +59,7 @@ class TextMonitorSettings:
     check_every: int = 25  # training steps between checks
     patience: int = 2  # consecutive bad checks before "collapsed"
     warmup_checks: int = 0  # checks after the reference that are never judged bad
-    answer_below: float = 0.5  # distinct answers per prompt relative to the reference below which: answer collapse
+    answer_below: float = 0.5  # answer diversity per prompt relative to the reference below which: answer collapse
     template_below: float = 0.5  # prompt dependence relative to the reference below which: template collapse
     repetition_above: float = 0.15  # repeated n-gram share above the reference's by this: repetition
     truncated_above: float = 0.3  # share of completions at the length limit above the reference's by this: repetition
@@ -87,12 +89,14 @@ class TextSignals:
     per_prompt: float  # completions per prompt (mean)
     distinct: float  # distinct answers per prompt
     unique: float  # distinct answers / completions per prompt
+    diversity: float  # chance that two completions of a prompt give different answers (Gini-Simpson)
     prompt_dep: float  # I(prompt; token), nats
     pooled_unique: float  # distinct answers over all prompts / all completions
     repetition: float | None  # repeated n-gram share within completions
     truncated: float | None  # share of completions at the length limit
     length: float  # characters per completion
     distinct_correct: float | None = None  # distinct correct answers per prompt (verifier)
+    correct_diversity: float | None = None  # Gini-Simpson among a prompt's correct answers (prompts with 2 or more)
     pass1: float | None = None
     passk: float | None = None  # pass@k at k = the smallest group
     k: int | None = None
@@ -102,6 +106,15 @@ class TextSignals:
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
+
+
+def simpson(answers: Sequence[str]) -> float | None:
+    """The chance that two different samples give different answers (unbiased Gini-Simpson,
+    1 - sum c(c-1) / (n(n-1))): 0 for one answer, 1 when all differ; None for fewer than 2."""
+    n = len(answers)
+    if n < 2:
+        return None
+    return 1.0 - math.fsum(c * (c - 1) for c in Counter(answers).values()) / (n * (n - 1))
 
 
 def _tokens(text: str, chars: bool) -> list[str]:
@@ -120,6 +133,7 @@ def text_signals(completions: Sequence[Sequence[str]], *, normalise: TextFn, ans
     out: dict[str, Any] = dict(
         prompts=len(completions), per_prompt=n_all / len(completions),
         distinct=_mean(len(set(g)) for g in keys), unique=_mean(len(set(g)) / len(g) for g in keys),
+        diversity=_mean(d for d in (simpson(g) for g in keys) if d is not None),
         prompt_dep=prompt_dependence([[tok for t in g for tok in t] or [""] for g in tokens]),
         pooled_unique=len({k for g in keys for k in g}) / n_all,
         repetition=_mean(reps) if reps else None,
@@ -128,7 +142,10 @@ def text_signals(completions: Sequence[Sequence[str]], *, normalise: TextFn, ans
     )
     if correct is not None:
         k = min(len(g) for g in correct)
+        among = [simpson([a for a, c in zip(g, cs) if c]) for g, cs in zip(keys, correct)]
+        defined = [d for d in among if d is not None]
         out.update(distinct_correct=_mean(len({a for a, c in zip(g, cs) if c}) for g, cs in zip(keys, correct)),
+                   correct_diversity=_mean(defined) if defined else None,
                    pass1=_mean(pass_at_k(len(cs), sum(map(bool, cs)), 1) for cs in correct),
                    passk=_mean(pass_at_k(len(cs), sum(map(bool, cs)), k) for cs in correct), k=k)
     if rewards is not None:
@@ -156,7 +173,7 @@ class TextFinding:
     """A check's kind and the relative numbers behind it."""
 
     kind: str
-    distinct_rel: float
+    diversity_rel: float
     prompt_dep_rel: float
     correct_rel: float | None
     vendi_rel: float | None
@@ -173,9 +190,9 @@ def _rel(now: float | None, ref: float | None) -> float | None:
 
 def classify(sig: TextSignals, ref: TextSignals, s: TextMonitorSettings) -> TextFinding:
     """What ``sig`` shows against the reference ``ref`` (module docstring for the rules)."""
-    distinct_rel = _rel(sig.distinct - 1.0, ref.distinct - 1.0)  # 1 answer = 0: no spread left
+    diversity_rel = _rel(sig.diversity, ref.diversity)
     prompt_dep_rel = _rel(sig.prompt_dep, ref.prompt_dep)
-    correct_rel = _rel(sig.distinct_correct, ref.distinct_correct)
+    correct_rel = _rel(sig.correct_diversity, ref.correct_diversity)
     vendi_rel = _rel(None if sig.vendi is None else sig.vendi - 1.0, None if ref.vendi is None else ref.vendi - 1.0)
     rep_rise = None if sig.repetition is None or ref.repetition is None else sig.repetition - ref.repetition
     if sig.repetition is not None and ref.repetition is None:
@@ -183,19 +200,19 @@ def classify(sig: TextSignals, ref: TextSignals, s: TextMonitorSettings) -> Text
     trunc_rise = None if sig.truncated is None or ref.truncated is None else sig.truncated - ref.truncated
     sharpening = (sig.pass1 is not None and ref.pass1 is not None and sig.passk is not None and ref.passk is not None
                   and sig.pass1 > ref.pass1 and sig.passk < ref.passk)
-    assert distinct_rel is not None and prompt_dep_rel is not None
+    assert diversity_rel is not None and prompt_dep_rel is not None
     if (rep_rise is not None and rep_rise > s.repetition_above) or (
             trunc_rise is not None and trunc_rise > s.truncated_above):
         kind = "repetition"
     elif prompt_dep_rel < s.template_below:
         kind = "template-collapse"
     elif correct_rel is not None:  # a verifier: the correct answers must have narrowed too
-        kind = "answer-collapse" if distinct_rel < s.answer_below and correct_rel < s.answer_below else "none"
-    elif distinct_rel < s.answer_below or (vendi_rel is not None and vendi_rel < s.answer_below):
+        kind = "answer-collapse" if diversity_rel < s.answer_below and correct_rel < s.answer_below else "none"
+    elif diversity_rel < s.answer_below or (vendi_rel is not None and vendi_rel < s.answer_below):
         kind = "answer-collapse"
     else:
         kind = "none"
-    return TextFinding(kind, distinct_rel, prompt_dep_rel, correct_rel, vendi_rel, rep_rise, trunc_rise, sharpening)
+    return TextFinding(kind, diversity_rel, prompt_dep_rel, correct_rel, vendi_rel, rep_rise, trunc_rise, sharpening)
 
 
 # -- the reason text, built apart from the decision -----------------------------------------------
@@ -206,9 +223,12 @@ def _f(x: float | None, digits: int = 2) -> str:
 def describe(sig: TextSignals, ref: TextSignals, f: TextFinding, ref_at: str) -> str:
     """What the check shows, in words, against the reference (``ref_at``: "at step 0" ...)."""
     n = round(sig.per_prompt)
-    parts = [f"the {n} completions of a prompt hold {sig.distinct:.1f} distinct answers ({ref.distinct:.1f} {ref_at})"]
+    parts = [f"the {n} completions of a prompt hold {sig.distinct:.1f} distinct answers ({ref.distinct:.1f} {ref_at}; "
+             f"two differ {sig.diversity:.0%} of the time, {ref.diversity:.0%} {ref_at})"]
     if sig.distinct_correct is not None:
-        parts.append(f"{sig.distinct_correct:.1f} distinct correct ones ({_f(ref.distinct_correct, 1)})")
+        among = (f"; two correct ones differ {sig.correct_diversity:.0%} of the time ({_f(ref.correct_diversity and 100 * ref.correct_diversity, 0)}%)"
+                 if sig.correct_diversity is not None else "")
+        parts.append(f"{sig.distinct_correct:.1f} distinct correct ones ({_f(ref.distinct_correct, 1)}{among})")
     if sig.vendi is not None:
         parts.append(f"an embedding Vendi of {sig.vendi:.2f} ({_f(ref.vendi)})")
     text = ", ".join(parts)
@@ -450,7 +470,7 @@ class TextCollapseMonitor(MonitorBase):
     def _numbers(self, sig: TextSignals, f: TextFinding | None) -> dict[str, float | int | None]:
         out: dict[str, float | int | None] = {k: v for k, v in sig.as_dict().items()}
         if f is not None:
-            out.update(distinct_rel=f.distinct_rel, prompt_dep_rel=f.prompt_dep_rel, correct_rel=f.correct_rel,
+            out.update(diversity_rel=f.diversity_rel, prompt_dep_rel=f.prompt_dep_rel, correct_rel=f.correct_rel,
                        vendi_rel=f.vendi_rel, repetition_rise=f.repetition_rise, truncated_rise=f.truncated_rise,
                        sharpening=int(f.sharpening))
         for key in ("entropy", "reward_std", "frac_reward_zero_std", "kl", "loss"):
