@@ -98,7 +98,6 @@ def baseline(run: dict, share: float) -> dict:
     step = next((x["step"] for x in logs if x["entropy"] < share * start), None)
     if step is None:
         return {"first_alarm": None}
-    every = run["config"]["setting"]["check_every"]
     steps = [c["step"] for c in run["checks"]]
     return {"first_alarm": next((i for i, s in enumerate(steps) if s >= step), len(steps) - 1),
             "step": step}
