@@ -226,9 +226,10 @@ def describe(sig: TextSignals, ref: TextSignals, f: TextFinding, ref_at: str) ->
     parts = [f"the {n} completions of a prompt hold {sig.distinct:.1f} distinct answers ({ref.distinct:.1f} {ref_at}; "
              f"two differ {sig.diversity:.0%} of the time, {ref.diversity:.0%} {ref_at})"]
     if sig.distinct_correct is not None:
-        among = (f"; two correct ones differ {sig.correct_diversity:.0%} of the time ({_f(ref.correct_diversity and 100 * ref.correct_diversity, 0)}%)"
-                 if sig.correct_diversity is not None else "")
-        parts.append(f"{sig.distinct_correct:.1f} distinct correct ones ({_f(ref.distinct_correct, 1)}{among})")
+        parts.append(f"{sig.distinct_correct:.1f} distinct correct ones ({_f(ref.distinct_correct, 1)})")
+        if sig.correct_diversity is not None:
+            was = "n/a" if ref.correct_diversity is None else f"{ref.correct_diversity:.0%}"
+            parts.append(f"two correct ones differ {sig.correct_diversity:.0%} of the time ({was})")
     if sig.vendi is not None:
         parts.append(f"an embedding Vendi of {sig.vendi:.2f} ({_f(ref.vendi)})")
     text = ", ".join(parts)
