@@ -81,9 +81,13 @@ def overhead(base: str, steps: int, rounds: int) -> None:
                   + (f", probe {rows[-1][4]:.2f} s ({cb.monitor.checks} checks)" if cb else ""), flush=True)
     plain = sum(x[2] for x in rows if not x[1])
     with_cb = sum(x[2] for x in rows if x[1])
+    cpu_plain = sum(x[3] for x in rows if not x[1])
+    cpu_cb = sum(x[3] for x in rows if x[1])
     probe_s = sum(x[4] for x in rows)
-    print(f"wall with / without the callback: {with_cb / plain:.3f}; the probe's share of the runs with it: "
-          f"{probe_s / with_cb:.1%} (check_every 25, 16 prompts x 8 completions, {steps} steps)")
+    print(f"with / without the callback: wall {with_cb / plain:.3f}, CPU {cpu_cb / cpu_plain:.3f}; the probe's "
+          f"share of the wall time of the runs with it: {probe_s / with_cb:.1%} (check_every 25, 16 prompts x 8 "
+          f"completions, {steps} steps; on a loaded machine the wall ratio moves with the load, the probe's share "
+          "and the CPU ratio less)")
 
 
 def main() -> None:
