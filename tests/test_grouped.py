@@ -314,3 +314,27 @@ def test_per_prompt_vendi_with_the_packaged_minilm_equals_the_vendi_score_packag
     # template collapse: every prompt answered with one string -> the nearest neighbour is chance
     t = measure_completions(_set({p: ["the answer is 42"] * 4 for p in "abc"}), embedder=load_text_embedder("minilm"))
     assert t["same_prompt_neighbour"] == pytest.approx(t["same_prompt_neighbour_chance"]) and t["prompt_dependence"] == 0
+
+
+def test_cli_groups_from_an_image_folders_subfolders(tmp_path, capsys):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split in ("fake", "real"):
+        for cls in ("cat", "dog"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            for i in range(6):
+                pixels = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+                if split == "fake" and cls == "dog":
+                    pixels = np.full((4, 4, 3), 7, np.uint8)  # the dog class collapsed to one image
+                Image.fromarray(pixels).save(tmp_path / split / cls / f"{i}.png")
+    code, out, err = _run(capsys, "--fake", tmp_path / "fake", "--real", tmp_path / "real", "--groups", "subfolders",
+                          "--real-groups", "subfolders", "--metrics", "vendi,coverage", "--nearest-k", "2", "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    assert set(r["groups"]["vendi"]["per_group"]) == {"cat", "dog"}
+    assert r["groups"]["vendi"]["worst_group"] == "dog" and r["groups"]["vendi"]["worst"] == pytest.approx(1.0, abs=1e-6)
+    assert r["groups"]["coverage"]["worst_group"] == "dog"
+    np.save(tmp_path / "x.npy", rng.standard_normal((12, 2)).astype(np.float32))
+    code, _, err = _run(capsys, "--fake", tmp_path / "x.npy", "--groups", "subfolders", "--metrics", "vendi")
+    assert code == 2 and "is not a folder" in err
