@@ -185,3 +185,14 @@ def test_signals_known_values():
     assert sig.prompt_dep == pytest.approx(math.log(2))
     f = classify(sig, sig, TextMonitorSettings())
     assert f.kind == "none" and f.diversity_rel == 1.0
+
+
+def test_the_callback_without_the_llm_extra_is_one_sentence_naming_it():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['transformers'] = None\n"
+            "from modecollapse.errors import ConfigError\n"
+            "try:\n    from modecollapse import CollapseCallback\nexcept ConfigError as e:\n    print(e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "pip install 'modecollapse[llm]'" in r.stdout and "Traceback" not in r.stderr
