@@ -194,11 +194,6 @@ def test_spectral_norm_makes_top_singular_value_one():
     assert all(hasattr(m, "parametrizations") for m in _linears(both.G) + _linears(both.D))
 
 
-class _Stub:
-    def __init__(self, D):
-        self.D = D
-
-
 def _linear_critic(w):
     lin = nn.Linear(len(w), 1, bias=True)
     with torch.no_grad():
@@ -210,9 +205,9 @@ def _linear_critic(w):
 def test_gradient_penalty_is_zero_for_a_1_lipschitz_linear_critic(kind):
     gen = torch.Generator().manual_seed(0)
     real, fake = torch.randn(64, 2, generator=gen), torch.randn(64, 2, generator=gen) + 3
-    unit = _Stub(_linear_critic([0.6, 0.8]))
+    unit = _linear_critic([0.6, 0.8])
     assert float(penalty(unit, kind, real, fake, gen).detach()) == pytest.approx(0.0, abs=1e-10)
-    steep = _Stub(_linear_critic([1.2, 1.6]))  # gradient norm 2: penalty (2 - 1)^2
+    steep = _linear_critic([1.2, 1.6])  # gradient norm 2: penalty (2 - 1)^2
     assert float(penalty(steep, kind, real, fake, gen).detach()) == pytest.approx(1.0, rel=1e-5)
 
 
@@ -232,7 +227,7 @@ def test_penalties_take_the_gradient_norm_per_pack(kind, expected):
     0.5 * (0.36 + 0.64) / 2 = 0.25 instead of 0 and 0.5."""
     gen = torch.Generator().manual_seed(0)
     real, fake = torch.randn(64, 2, generator=gen), torch.randn(64, 2, generator=gen) + 3
-    critic = _Stub(_packed_linear_critic([0.6, 0.0, 0.0, 0.8], 2))
+    critic = _packed_linear_critic([0.6, 0.0, 0.0, 0.8], 2)
     assert float(penalty(critic, kind, real, fake, gen, group=2).detach()) == pytest.approx(expected, abs=1e-6)
     per_row = {"wgan-gp": 0.1, "dragan": 0.1, "r1": 0.25, "r2": 0.25}[kind]
     assert float(penalty(critic, kind, real, fake, gen, group=1).detach()) == pytest.approx(per_row, abs=1e-6)
@@ -255,8 +250,8 @@ def test_gp_with_packing_in_training_uses_the_pack_norm():
 def test_r1_r2_are_half_the_squared_gradient_norm(kind):
     gen = torch.Generator().manual_seed(0)
     real, fake = torch.randn(64, 2, generator=gen), torch.randn(64, 2, generator=gen)
-    assert float(penalty(_Stub(_linear_critic([0.6, 0.8])), kind, real, fake, gen).detach()) == pytest.approx(0.5)
-    assert float(penalty(_Stub(_linear_critic([0.0, 0.0])), kind, real, fake, gen).detach()) == 0.0
+    assert float(penalty(_linear_critic([0.6, 0.8]), kind, real, fake, gen).detach()) == pytest.approx(0.5)
+    assert float(penalty(_linear_critic([0.0, 0.0]), kind, real, fake, gen).detach()) == 0.0
 
 
 def test_lazy_penalty_applies_every_interval_scaled():
@@ -266,9 +261,9 @@ def test_lazy_penalty_applies_every_interval_scaled():
     from modecollapse.techniques.base import DBatch
 
     batch = DBatch(real, real, run.D(real), run.D(real))
-    terms = [tech.d_terms(run, batch) for _ in range(6)]
+    terms = [tech.d_terms(run.ctx, batch) for _ in range(6)]
     assert [bool(t) for t in terms] == [True, False, False, True, False, False]
-    plain = penalty(run, "r1", real, real, run.noise_gen)
+    plain = penalty(run.D, "r1", real, real, run.noise_gen)
     assert float(terms[0]["gp_r1"].detach()) == pytest.approx(float(2.0 * 3 * plain.detach()), rel=1e-5)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable
 
 import matplotlib
@@ -18,16 +17,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
 
 from ..lab.config import TechniqueSpec, TrainConfig  # noqa: E402
 from ..errors import ConfigError  # noqa: E402
 from ..metrics.modes import mode_stats  # noqa: E402
 from ..models.mlp import MLPDiscriminator  # noqa: E402
-from ..techniques.penalties import penalty  # noqa: E402
 from ..lab.train import build_run, eval_seed, generate, train_step  # noqa: E402
 
-__all__ = ["plt", "save", "quantile_normal", "small_critic", "gradient_penalty", "train_gan", "GANTrace",
+__all__ = ["plt", "save", "quantile_normal", "small_critic", "train_gan", "GANTrace",
            "g_loss_on", "TrainConfig", "TechniqueSpec", "generate"]
 
 DPI = 80
@@ -50,12 +47,6 @@ def quantile_normal(n: int, dtype=torch.float64) -> torch.Tensor:
 def small_critic(in_dim: int, width: int, depth: int = 2, activation: str = "relu", norm: str = "none") -> MLPDiscriminator:
     """The project's MLP discriminator (``models/mlp.py``) at a given size."""
     return MLPDiscriminator(in_dim, width, depth, activation, norm)
-
-
-def gradient_penalty(critic: nn.Module, kind: str, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """The trainer's gradient penalty ``kind`` (``techniques/penalties.py``) for a critic
-    outside a training run."""
-    return penalty(SimpleNamespace(D=critic), kind, real, fake, generator)
 
 
 # -- training through the project's trainer --------------------------------------------------

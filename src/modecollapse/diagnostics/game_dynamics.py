@@ -25,7 +25,6 @@ tested is that "more diversity" is flat and "more collapse" has negative curvatu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -80,9 +79,9 @@ def dirac_field(x: torch.Tensor, variant: str, p: Params) -> torch.Tensor:
     l_d = loss.d_loss(critic(real), critic(fake.detach()), 1.0, 0.0)
     gen = torch.Generator().manual_seed(0)
     if variant == "r1":
-        l_d = l_d + p.r1 * penalty(SimpleNamespace(D=critic), "r1", real, fake.detach(), gen)
+        l_d = l_d + p.r1 * penalty(critic, "r1", real, fake.detach(), gen)
     elif variant == "wgan-gp":
-        l_d = l_d + p.gp * penalty(SimpleNamespace(D=critic), "wgan-gp", real, fake.detach(), gen)
+        l_d = l_d + p.gp * penalty(critic, "wgan-gp", real, fake.detach(), gen)
     l_g = loss.g_loss(critic(fake))
     (g_theta,) = torch.autograd.grad(l_g, theta)
     (g_psi,) = torch.autograd.grad(l_d, psi)

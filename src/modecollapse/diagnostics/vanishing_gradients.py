@@ -29,7 +29,8 @@ from ..data import build_dataset
 from ..experiments import Experiment, register_diagnostic
 from ..errors import ConfigError
 from ..lab.losses import LOSSES
-from ._common import gradient_penalty, plt, quantile_normal, save, small_critic
+from ..techniques.penalties import penalty
+from ._common import plt, quantile_normal, save, small_critic
 
 JS_LOSSES = ("minimax", "nonsaturating")
 ALL = JS_LOSSES + ("wgan",)
@@ -91,7 +92,7 @@ def train_critic(real_sampler, fake_sampler, *, dim: int, kind: str, steps: int,
         real, fake = real_sampler(), fake_sampler()
         total = loss.d_loss(d(real), d(fake), 1.0, 0.0)
         if kind == "wgan-gp":
-            total = total + gp_weight * gradient_penalty(d, "wgan-gp", real, fake, generator)
+            total = total + gp_weight * penalty(d, "wgan-gp", real, fake, generator)
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()

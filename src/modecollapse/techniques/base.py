@@ -106,14 +106,14 @@ class Technique:
     needs_double_backward: ClassVar[bool] = False
 
     def __init__(self, params: Any) -> None:
-        self.p = params
+        self.params = params
 
     # -- set-up --------------------------------------------------------------------------
     def check(self, cfg: "TrainConfig", loss: "AdversarialLoss") -> None:
         """Raise :class:`ConfigError` when this technique cannot work with ``cfg``."""
 
-    def setup(self, run: "TechniqueContext") -> None:
-        """Replace G or D (``run.replace_discriminator``) or add modules (``run.add_parameters``)
+    def setup(self, ctx: "TechniqueContext") -> None:
+        """Replace G or D (``ctx.replace_discriminator``) or add modules (``ctx.add_parameters``)
         before the optimisers exist."""
 
     @classmethod
@@ -128,32 +128,32 @@ class Technique:
                               "instance-noise).")
 
     # -- hooks (override only what is needed) ---------------------------------------------
-    def sample_real(self, run: "TechniqueContext", n: int) -> torch.Tensor | None:
+    def sample_real(self, ctx: "TechniqueContext", n: int) -> torch.Tensor | None:
         return None
 
-    def d_inputs(self, run: "TechniqueContext", real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def d_inputs(self, ctx: "TechniqueContext", real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return real, fake
 
-    def g_input(self, run: "TechniqueContext", fake: torch.Tensor) -> torch.Tensor:
+    def g_input(self, ctx: "TechniqueContext", fake: torch.Tensor) -> torch.Tensor:
         return fake
 
-    def d_targets(self, run: "TechniqueContext", real_target: Any, fake_target: Any, batch: int) -> tuple[Any, Any]:
+    def d_targets(self, ctx: "TechniqueContext", real_target: Any, fake_target: Any, batch: int) -> tuple[Any, Any]:
         """``batch`` is the number of D's verdicts (n, or n / m when D judges packs of m)."""
         return real_target, fake_target
 
-    def d_terms(self, run: "TechniqueContext", batch: DBatch) -> dict[str, torch.Tensor]:
+    def d_terms(self, ctx: "TechniqueContext", batch: DBatch) -> dict[str, torch.Tensor]:
         return {}
 
-    def g_critic(self, run: "TechniqueContext", critic: Critic, judged: torch.Tensor) -> Critic:
+    def g_critic(self, ctx: "TechniqueContext", critic: Critic, judged: torch.Tensor) -> Critic:
         return critic
 
-    def g_terms(self, run: "TechniqueContext", batch: GBatch) -> dict[str, torch.Tensor]:
+    def g_terms(self, ctx: "TechniqueContext", batch: GBatch) -> dict[str, torch.Tensor]:
         return {}
 
-    def after_d_step(self, run: "TechniqueContext") -> None:
+    def after_d_step(self, ctx: "TechniqueContext") -> None:
         pass
 
-    def after_g_step(self, run: "TechniqueContext") -> None:
+    def after_g_step(self, ctx: "TechniqueContext") -> None:
         pass
 
     # -- checkpointing ----------------------------------------------------------------------
@@ -167,7 +167,7 @@ class Technique:
         return getattr(type(self), hook) is not getattr(Technique, hook)
 
     def params_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self.p)
+        return dataclasses.asdict(self.params)
 
 
 TECHNIQUES: Registry[type[Technique]] = Registry("technique")

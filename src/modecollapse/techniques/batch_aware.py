@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .base import Technique, register
+from .base import Technique, TechniqueContext, register
 
 
 class BatchStatHead(nn.Module):
@@ -47,14 +47,14 @@ class BatchStatHead(nn.Module):
         return self.out(torch.cat([f] + [s(f) for s in self.stats], dim=1))
 
 
-def add_batch_stat(run, stat: nn.Module) -> None:
+def add_batch_stat(ctx: TechniqueContext, stat: nn.Module) -> None:
     """Adds ``stat`` to the discriminator's head, turning a plain head into a :class:`BatchStatHead`."""
-    D = run.D
+    D = ctx.D
     if not (hasattr(D, "head") and hasattr(D, "feature_dim")):
         raise ConfigError("this technique needs a discriminator with a replaceable head (.head, .feature_dim).")
     head = D.head if isinstance(D.head, BatchStatHead) else BatchStatHead(D.feature_dim)
     head.add(stat)
-    D.head = head.to(run.device)
+    D.head = head.to(ctx.device)
 
 
 class MinibatchDiscrimination(nn.Module):
@@ -118,10 +118,11 @@ class MinibatchDisc(Technique):
     order = 30
     summary = "minibatch discrimination: D sees how close each sample lies to the rest of its batch (Salimans 2016)"
 
-    def setup(self, run) -> None:
-        double = run.needs_double_backward
-        stat = MinibatchDiscrimination(run.D.feature_dim, self.p.kernels, self.p.kernel_dim, double_backward=double)
-        add_batch_stat(run, stat)
+    def setup(self, ctx: TechniqueContext) -> None:
+        double = ctx.needs_double_backward
+        stat = MinibatchDiscrimination(ctx.D.feature_dim, self.params.kernels, self.params.kernel_dim,
+                                       double_backward=double)
+        add_batch_stat(ctx, stat)
 
 
 @dataclass
@@ -141,11 +142,11 @@ class MinibatchStdTechnique(Technique):
     summary = "minibatch standard deviation appended to D's features: group=0 is the whole batch (Karras 2018)"
 
     def check(self, cfg, loss) -> None:
-        if self.p.group and cfg.batch_size % self.p.group:
-            raise ConfigError(f"minibatch-std group={self.p.group} must divide --batch-size {cfg.batch_size}.")
+        if self.params.group and cfg.batch_size % self.params.group:
+            raise ConfigError(f"minibatch-std group={self.params.group} must divide --batch-size {cfg.batch_size}.")
 
-    def setup(self, run) -> None:
-        add_batch_stat(run, MinibatchStd(self.p.group))
+    def setup(self, ctx: TechniqueContext) -> None:
+        add_batch_stat(ctx, MinibatchStd(self.params.group))
 
 
 class Packed(nn.Module):
@@ -194,16 +195,17 @@ class Pack(Technique):
     summary = "PacGAN: D judges m samples at once, concatenated (Lin et al. 2018)"
 
     def check(self, cfg, loss) -> None:
-        if cfg.batch_size % self.p.m:
-            raise ConfigError(f"pack m={self.p.m} needs --batch-size divisible by {self.p.m}, got {cfg.batch_size}.")
+        if cfg.batch_size % self.params.m:
+            m = self.params.m
+            raise ConfigError(f"pack m={m} needs --batch-size divisible by {m}, got {cfg.batch_size}.")
 
-    def setup(self, run) -> None:
-        old = run.D
-        inner = run.new_discriminator(in_dim=run.dataset.dim * self.p.m)
+    def setup(self, ctx: TechniqueContext) -> None:
+        old = ctx.D
+        inner = ctx.new_discriminator(in_dim=ctx.dataset.dim * self.params.m)
         # Keep a head built by earlier techniques (minibatch layers): it reads features, whose
         # size does not change with the input size when D has hidden layers.
         if not isinstance(old.head, nn.Linear):
             if inner.feature_dim != old.feature_dim:
                 raise ConfigError("pack cannot keep a changed discriminator head when --d-depth is 0; use --d-depth >= 1.")
             inner.head = old.head
-        run.replace_discriminator(Packed(inner, self.p.m))
+        ctx.replace_discriminator(Packed(inner, self.params.m))

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import torch
 
 from ..errors import ConfigError
-from .base import Technique, register
+from .base import Technique, TechniqueContext, register
 
 
 @dataclass
@@ -53,21 +53,22 @@ class InstanceNoise(Technique):
     summary = "Gaussian noise on D's inputs, std annealed linearly to 0 at until (Sønderby 2017)"
 
     def sigma(self, progress: float) -> float:
-        if self.p.schedule == "constant":
-            return self.p.std
-        return self.p.std * max(0.0, 1.0 - progress / self.p.until)
+        if self.params.schedule == "constant":
+            return self.params.std
+        return self.params.std * max(0.0, 1.0 - progress / self.params.until)
 
-    def _noisy(self, run, x: torch.Tensor) -> torch.Tensor:
-        s = self.sigma(run.progress)
+    def _noisy(self, ctx: TechniqueContext, x: torch.Tensor) -> torch.Tensor:
+        s = self.sigma(ctx.progress)
         if s == 0:
             return x
-        return x + s * torch.randn(x.shape, generator=run.noise_gen).to(x.device)
+        return x + s * torch.randn(x.shape, generator=ctx.noise_gen).to(x.device)
 
-    def d_inputs(self, run, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._noisy(run, real), self._noisy(run, fake)
+    def d_inputs(self, ctx: TechniqueContext, real: torch.Tensor,
+                 fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._noisy(ctx, real), self._noisy(ctx, fake)
 
-    def g_input(self, run, fake: torch.Tensor) -> torch.Tensor:
-        return self._noisy(run, fake)
+    def g_input(self, ctx: TechniqueContext, fake: torch.Tensor) -> torch.Tensor:
+        return self._noisy(ctx, fake)
 
 
 def _check_targets(name: str, loss) -> None:
@@ -94,10 +95,10 @@ class LabelSmoothing(Technique):
     def check(self, cfg, loss) -> None:
         _check_targets(self.name, loss)
 
-    def d_targets(self, run, real_target: Any, fake_target: Any, batch: int) -> tuple[Any, Any]:
+    def d_targets(self, ctx: TechniqueContext, real_target: Any, fake_target: Any, batch: int) -> tuple[Any, Any]:
         # Scales both, rather than overwriting the real ones: a 0 stays 0 and a 1 becomes
         # 1 - smoothing wherever flipping put it, so flip-then-smooth = smooth-then-flip.
-        keep = 1 - self.p.smoothing
+        keep = 1 - self.params.smoothing
         return real_target * keep, fake_target * keep
 
 
@@ -123,13 +124,13 @@ class LabelFlip(Technique):
     def check(self, cfg, loss) -> None:
         _check_targets(self.name, loss)
 
-    def d_targets(self, run, real_target: Any, fake_target: Any, batch: int) -> tuple[Any, Any]:
+    def d_targets(self, ctx: TechniqueContext, real_target: Any, fake_target: Any, batch: int) -> tuple[Any, Any]:
         real_t, fake_t = _per_sample(real_target, batch), _per_sample(fake_target, batch)
-        flip_real = torch.rand(batch, generator=run.noise_gen) < self.p.p
-        flip_fake = torch.rand(batch, generator=run.noise_gen) < self.p.p
+        flip_real = torch.rand(batch, generator=ctx.noise_gen) < self.params.p
+        flip_fake = torch.rand(batch, generator=ctx.noise_gen) < self.params.p
         new_real = torch.where(flip_real, fake_t, real_t)
         new_fake = torch.where(flip_fake, real_t, fake_t)
-        return new_real.to(run.device), new_fake.to(run.device)
+        return new_real.to(ctx.device), new_fake.to(ctx.device)
 
 
 @dataclass
@@ -151,19 +152,19 @@ class Curriculum(Technique):
     Params = CurriculumParams
     summary = "start on the heaviest modes (the easy core), blend in the rest between start and end"
 
-    def setup(self, run) -> None:
-        w = run.dataset.weights.double()
-        core = torch.where(w >= self.p.core * w.max(), w, torch.zeros_like(w))
+    def setup(self, ctx: TechniqueContext) -> None:
+        w = ctx.dataset.weights.double()
+        core = torch.where(w >= self.params.core * w.max(), w, torch.zeros_like(w))
         self.core_weights = core / core.sum()
         self.weights = w / w.sum()
 
     def mix(self, progress: float) -> float:
         """Share of the full distribution in the real data at ``progress`` (0 = core only)."""
-        return min(1.0, max(0.0, (progress - self.p.start) / (self.p.end - self.p.start)))
+        return min(1.0, max(0.0, (progress - self.params.start) / (self.params.end - self.params.start)))
 
-    def sample_real(self, run, n: int) -> torch.Tensor | None:
-        lam = self.mix(run.progress)
+    def sample_real(self, ctx: TechniqueContext, n: int) -> torch.Tensor | None:
+        lam = self.mix(ctx.progress)
         if lam >= 1.0:
             return None  # the data's own weights: the trainer's default sampling
         w = (1 - lam) * self.core_weights + lam * self.weights
-        return run.dataset.sample(n, run.data_gen, weights=w.float())
+        return ctx.dataset.sample(n, ctx.data_gen, weights=w.float())

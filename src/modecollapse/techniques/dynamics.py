@@ -28,7 +28,7 @@ import torch
 from torch.func import functional_call
 
 from ..errors import ConfigError
-from .base import Critic, Technique, register
+from .base import Critic, Technique, TechniqueContext, register
 
 
 @dataclass
@@ -40,10 +40,10 @@ class UnrolledParams:
             raise ConfigError(f"k must be >= 0, got {self.k}.")
 
 
-def _adam_lookahead(run, params: dict[str, torch.Tensor], grads: list[torch.Tensor], t: int,
+def _adam_lookahead(ctx: TechniqueContext, params: dict[str, torch.Tensor], grads: list[torch.Tensor], t: int,
                     moments: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """One differentiable Adam step of D's optimiser on ``params`` (the graph is kept)."""
-    group = run.opt_d.param_groups[0]
+    group = ctx.opt_d.param_groups[0]
     lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
     out = {}
     for (name, p), g in zip(params.items(), grads):
@@ -65,16 +65,16 @@ class Unrolled(Technique):
     summary = "unrolled GAN: G is judged by D after k look-ahead steps, gradients through them (Metz 2017)"
     needs_double_backward = True
 
-    def g_critic(self, run, critic: Critic, judged: torch.Tensor) -> Critic:
-        if self.p.k == 0:
+    def g_critic(self, ctx: TechniqueContext, critic: Critic, judged: torch.Tensor) -> Critic:
+        if self.params.k == 0:
             return critic
-        D = run.D
+        D = ctx.D
         names = [n for n, p in D.named_parameters() if p.requires_grad]
         params = {n: p for n, p in D.named_parameters() if p.requires_grad}
         # Copies of the buffers: spectral norm's power iteration and BatchNorm statistics
         # update them in place during the look-ahead, which must leave D as it was.
         buffers = {n: b.detach().clone() for n, b in D.named_buffers()}
-        state = {name: run.opt_d.state.get(p, {}) for name, p in params.items()}
+        state = {name: ctx.opt_d.state.get(p, {}) for name, p in params.items()}
         moments = {
             name: (s["exp_avg"].detach(), s["exp_avg_sq"].detach()) if "exp_avg" in s
             else (torch.zeros_like(params[name]), torch.zeros_like(params[name]))
@@ -82,13 +82,13 @@ class Unrolled(Technique):
         }
         t0 = max((int(s["step"]) for s in state.values() if "step" in s), default=0)
         n = judged.shape[0]
-        for i in range(self.p.k):
-            real = run.sample_real(n)
+        for i in range(self.params.k):
+            real = ctx.sample_real(n)
             d_real = functional_call(D, {**params, **buffers}, (real,))
             d_fake = functional_call(D, {**params, **buffers}, (judged,))
-            loss = run.loss.d_loss(d_real, d_fake, 1.0, 0.0)
+            loss = ctx.loss.d_loss(d_real, d_fake, 1.0, 0.0)
             grads = torch.autograd.grad(loss, [params[n_] for n_ in names], create_graph=True)
-            params = _adam_lookahead(run, params, list(grads), t0 + i + 1, moments)
+            params = _adam_lookahead(ctx, params, list(grads), t0 + i + 1, moments)
         final = {**params, **buffers}
         return lambda x: functional_call(D, final, (x,))
 
@@ -120,22 +120,23 @@ class Replay(Technique):
         self.filled = 0
         self.pos = 0
 
-    def setup(self, run) -> None:
-        self.buffer = torch.zeros(self.p.size, run.dataset.dim, device=run.device)
+    def setup(self, ctx: TechniqueContext) -> None:
+        self.buffer = torch.zeros(self.params.size, ctx.dataset.dim, device=ctx.device)
 
     def push(self, fake: torch.Tensor) -> None:
-        new = fake.detach()[: self.p.keep].flatten(1)
-        idx = (self.pos + torch.arange(len(new))) % self.p.size
+        new = fake.detach()[: self.params.keep].flatten(1)
+        idx = (self.pos + torch.arange(len(new))) % self.params.size
         self.buffer[idx.to(self.buffer.device)] = new
-        self.pos = int((self.pos + len(new)) % self.p.size)
-        self.filled = min(self.filled + len(new), self.p.size)
+        self.pos = int((self.pos + len(new)) % self.params.size)
+        self.filled = min(self.filled + len(new), self.params.size)
 
-    def d_inputs(self, run, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def d_inputs(self, ctx: TechniqueContext, real: torch.Tensor,
+                 fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         shown = fake
-        if self.filled > 0 and self.p.p > 0:
+        if self.filled > 0 and self.params.p > 0:
             n = fake.shape[0]
-            swap = torch.rand(n, generator=run.noise_gen) < self.p.p
-            pick = torch.randint(self.filled, (n,), generator=run.noise_gen)
+            swap = torch.rand(n, generator=ctx.noise_gen) < self.params.p
+            pick = torch.randint(self.filled, (n,), generator=ctx.noise_gen)
             old = self.buffer[pick.to(self.buffer.device)].view_as(fake)
             shown = torch.where(swap.to(fake.device).view(n, *([1] * (fake.ndim - 1))), old, fake)
         self.push(fake)  # the fresh fakes, not the replayed ones

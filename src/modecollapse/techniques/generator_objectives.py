@@ -26,11 +26,11 @@ from typing import Literal
 import torch
 
 from ..errors import ConfigError
-from .base import GBatch, Technique, register
+from .base import GBatch, Technique, TechniqueContext, register
 
 
-def _needs_features(run, name: str) -> None:
-    if not hasattr(run.D, "features"):
+def _needs_features(ctx: TechniqueContext, name: str) -> None:
+    if not hasattr(ctx.D, "features"):
         raise ConfigError(f"{name} needs a discriminator with a .features(x) method.")
 
 
@@ -52,16 +52,16 @@ class FeatureMatching(Technique):
     Params = FeatureMatchingParams
     summary = "G matches the mean of D's features on real data; adversarial=0 replaces the G loss (Salimans 2016)"
 
-    def setup(self, run) -> None:
-        _needs_features(run, "feature-matching")
-        run.set_adversarial_weight(self.p.adversarial)
+    def setup(self, ctx: TechniqueContext) -> None:
+        _needs_features(ctx, "feature-matching")
+        ctx.set_adversarial_weight(self.params.adversarial)
 
-    def g_terms(self, run, batch: GBatch) -> dict[str, torch.Tensor]:
-        real = run.sample_real(batch.fake.shape[0])
+    def g_terms(self, ctx: TechniqueContext, batch: GBatch) -> dict[str, torch.Tensor]:
+        real = ctx.sample_real(batch.fake.shape[0])
         with torch.no_grad():
-            target = run.D.features(real).mean(dim=0)  # (A,)
-        fake_mean = run.D.features(batch.judged).mean(dim=0)
-        return {"feature_matching": self.p.weight * (fake_mean - target).pow(2).sum()}
+            target = ctx.D.features(real).mean(dim=0)  # (A,)
+        fake_mean = ctx.D.features(batch.judged).mean(dim=0)
+        return {"feature_matching": self.params.weight * (fake_mean - target).pow(2).sum()}
 
 
 def latent_output_ratio(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -96,12 +96,12 @@ class ModeSeeking(Technique):
         if cfg.batch_size < 2:
             raise ConfigError("mode-seeking compares pairs of samples; --batch-size must be >= 2.")
 
-    def g_terms(self, run, batch: GBatch) -> dict[str, torch.Tensor]:
-        if self.p.kind == "msgan":
+    def g_terms(self, ctx: TechniqueContext, batch: GBatch) -> dict[str, torch.Tensor]:
+        if self.params.kind == "msgan":
             r = latent_output_ratio(batch.z, batch.fake).mean()
-            return {"mode_seeking": self.p.weight / (r + self.p.eps)}
-        r = latent_output_ratio(batch.z, batch.fake).clamp(max=self.p.tau)
-        return {"mode_seeking": -self.p.weight * r.mean()}
+            return {"mode_seeking": self.params.weight / (r + self.params.eps)}
+        r = latent_output_ratio(batch.z, batch.fake).clamp(max=self.params.tau)
+        return {"mode_seeking": -self.params.weight * r.mean()}
 
 
 def kl_entropy(x: torch.Tensor, k: int = 3) -> torch.Tensor:
@@ -137,8 +137,9 @@ class EntropyBonus(Technique):
     summary = "entropy bonus -weight*H(G(z)), Kozachenko-Leonenko k-NN estimate on the batch"
 
     def check(self, cfg, loss) -> None:
-        if cfg.batch_size <= self.p.k:
-            raise ConfigError(f"entropy with k={self.p.k} needs --batch-size > {self.p.k}, got {cfg.batch_size}.")
+        if cfg.batch_size <= self.params.k:
+            k = self.params.k
+            raise ConfigError(f"entropy with k={k} needs --batch-size > {k}, got {cfg.batch_size}.")
 
-    def g_terms(self, run, batch: GBatch) -> dict[str, torch.Tensor]:
-        return {"entropy": -self.p.weight * kl_entropy(batch.fake.flatten(1), self.p.k)}
+    def g_terms(self, ctx: TechniqueContext, batch: GBatch) -> dict[str, torch.Tensor]:
+        return {"entropy": -self.params.weight * kl_entropy(batch.fake.flatten(1), self.params.k)}

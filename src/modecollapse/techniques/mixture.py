@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from .base import DBatch, GBatch, Technique, register
+from .base import DBatch, GBatch, Technique, TechniqueContext, register
 
 
 def split_latent(z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,31 +83,31 @@ class Mixture(Technique):
 
     def check(self, cfg, loss) -> None:
         names = {t.name for t in cfg.techniques}
-        if self.p.classifier > 0 and "pack" in names:
+        if self.params.classifier > 0 and "pack" in names:
             raise ConfigError("mixture's classifier needs one verdict per sample and cannot be combined with pack; set classifier=0.")
 
-    def setup(self, run) -> None:
-        run.replace_generator(MixtureGenerator([run.new_generator() for _ in range(self.p.k)]))
-        if self.p.classifier > 0:
-            if not hasattr(run.D, "features"):
+    def setup(self, ctx: TechniqueContext) -> None:
+        ctx.replace_generator(MixtureGenerator([ctx.new_generator() for _ in range(self.params.k)]))
+        if self.params.classifier > 0:
+            if not hasattr(ctx.D, "features"):
                 raise ConfigError("mixture's classifier needs a discriminator with a .features(x) method.")
-            self.classifier = nn.Linear(run.D.feature_dim, self.p.k).to(run.device)
-            run.add_parameters("d", self.classifier.parameters())
+            self.classifier = nn.Linear(ctx.D.feature_dim, self.params.k).to(ctx.device)
+            ctx.add_parameters("d", self.classifier.parameters())
 
-    def _classifier_loss(self, run, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(self.classifier(run.D.features(x)), run.G.assign(z))
+    def _classifier_loss(self, ctx: TechniqueContext, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(self.classifier(ctx.D.features(x)), ctx.G.assign(z))
 
-    def d_terms(self, run, batch: DBatch) -> dict[str, torch.Tensor]:
-        if self.p.classifier == 0:
+    def d_terms(self, ctx: TechniqueContext, batch: DBatch) -> dict[str, torch.Tensor]:
+        if self.params.classifier == 0:
             return {}
         # A batch of its own: the D step's fakes may have been changed by other techniques
         # (replay, noise) and no longer say which generator made them.
-        z = run.sample_z(batch.fake.shape[0])
+        z = ctx.sample_z(batch.fake.shape[0])
         with torch.no_grad():
-            x = run.G(z)
-        return {"mixture_classifier": self.p.classifier * self._classifier_loss(run, x, z)}
+            x = ctx.G(z)
+        return {"mixture_classifier": self.params.classifier * self._classifier_loss(ctx, x, z)}
 
-    def g_terms(self, run, batch: GBatch) -> dict[str, torch.Tensor]:
-        if self.p.classifier == 0:
+    def g_terms(self, ctx: TechniqueContext, batch: GBatch) -> dict[str, torch.Tensor]:
+        if self.params.classifier == 0:
             return {}
-        return {"mixture_classifier": self.p.classifier * self._classifier_loss(run, batch.fake, batch.z)}
+        return {"mixture_classifier": self.params.classifier * self._classifier_loss(ctx, batch.fake, batch.z)}

@@ -25,17 +25,17 @@ from typing import Literal
 import torch
 
 from ..errors import ConfigError
-from .base import DBatch, Technique, register
+from .base import Critic, DBatch, Technique, TechniqueContext, register
 
 
-def _grad_norm(run, x: torch.Tensor, group: int = 1) -> torch.Tensor:
+def _grad_norm(critic: Critic, x: torch.Tensor, group: int = 1) -> torch.Tensor:
     """||grad D(x)|| per verdict, (batch / group,), with a graph so the penalty can be trained.
 
     ``group`` consecutive samples form one input of D (a pack): the norm runs over all their
     coordinates, the gradient of D's verdict on that pack with respect to the pack.
     """
     x = x.detach().requires_grad_(True)
-    out = run.D(x)
+    out = critic(x)
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
     return grad.reshape(x.shape[0] // group, -1).norm(dim=1)
 
@@ -53,25 +53,25 @@ class PenaltyParams:
             raise ConfigError(f"interval must be >= 1, got {self.interval}.")
 
 
-def penalty(run, kind: str, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator,
+def penalty(critic: Critic, kind: str, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator,
             group: int = 1) -> torch.Tensor:
-    """The unweighted penalty ``kind`` for one batch (a scalar); ``group``: samples per
-    verdict of D (the pack size m with packing, else 1)."""
+    """The unweighted penalty ``kind`` of ``critic`` (D, or any ``x -> verdicts``) for one batch
+    (a scalar); ``group``: samples per verdict of D (the pack size m with packing, else 1)."""
     if kind == "wgan-gp":
         n = min(len(real), len(fake)) // group * group
         # one alpha per pack: the interpolate lies between a real pack and a fake pack
         alpha = torch.rand(n // group, *([1] * (real.ndim - 1)), generator=generator).repeat_interleave(group, dim=0)
         alpha = alpha.to(real.device)
         x_hat = alpha * real[:n] + (1 - alpha) * fake[:n]
-        return (_grad_norm(run, x_hat, group) - 1).pow(2).mean()
+        return (_grad_norm(critic, x_hat, group) - 1).pow(2).mean()
     if kind == "r1":
-        return 0.5 * _grad_norm(run, real, group).pow(2).mean()
+        return 0.5 * _grad_norm(critic, real, group).pow(2).mean()
     if kind == "r2":
-        return 0.5 * _grad_norm(run, fake, group).pow(2).mean()
+        return 0.5 * _grad_norm(critic, fake, group).pow(2).mean()
     if kind == "dragan":
         scale = 0.5 * real.std(dim=0, keepdim=True)
         delta = torch.rand(real.shape, generator=generator).to(real.device) * scale
-        return (_grad_norm(run, real + delta, group) - 1).pow(2).mean()
+        return (_grad_norm(critic, real + delta, group) - 1).pow(2).mean()
     raise ValueError(kind)
 
 
@@ -86,14 +86,14 @@ class GradientPenalty(Technique):
         super().__init__(params)
         self._calls = 0
 
-    def d_terms(self, run, batch: DBatch) -> dict[str, torch.Tensor]:
+    def d_terms(self, ctx: TechniqueContext, batch: DBatch) -> dict[str, torch.Tensor]:
         self._calls += 1
-        if (self._calls - 1) % self.p.interval:
+        if (self._calls - 1) % self.params.interval:
             return {}
         # D's verdicts per sample: fewer verdicts than samples means D judges packs
         group = max(1, batch.real.shape[0] // max(1, batch.d_real.shape[0]))
-        value = penalty(run, self.p.kind, batch.real, batch.fake, run.noise_gen, group)
-        return {f"gp_{self.p.kind}": self.p.weight * self.p.interval * value}
+        value = penalty(ctx.D, self.params.kind, batch.real, batch.fake, ctx.noise_gen, group)
+        return {f"gp_{self.params.kind}": self.params.weight * self.params.interval * value}
 
     def state_dict(self) -> dict:
         return {"calls": self._calls}

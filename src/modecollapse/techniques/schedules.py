@@ -22,7 +22,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..errors import ConfigError
-from .base import Technique, register
+from .base import Technique, TechniqueContext, register
 
 
 class EMAGenerator(nn.Module):
@@ -81,12 +81,12 @@ class EMA(Technique):
     order = 90
     summary = "evaluate an exponential moving average of G's weights (Yazıcı et al. 2019)"
 
-    def setup(self, run) -> None:
-        run.replace_generator(EMAGenerator(run.G))
+    def setup(self, ctx: TechniqueContext) -> None:
+        ctx.replace_generator(EMAGenerator(ctx.G))
 
-    def after_g_step(self, run) -> None:
-        t = run.step  # the step just taken is counted once the hook returns
-        run.G.update(min(self.p.decay, (1 + t) / (10 + t)))
+    def after_g_step(self, ctx: TechniqueContext) -> None:
+        t = ctx.step  # the step just taken is counted once the hook returns
+        ctx.G.update(min(self.params.decay, (1 + t) / (10 + t)))
 
 
 @dataclass
@@ -109,13 +109,13 @@ class LRDecay(Technique):
     summary = "learning rates fall to final x their value from fraction start of training on (linear|cosine)"
 
     def factor(self, progress: float) -> float:
-        x = min(1.0, max(0.0, (progress - self.p.start) / (1 - self.p.start)))
-        if self.p.shape == "cosine":
+        x = min(1.0, max(0.0, (progress - self.params.start) / (1 - self.params.start)))
+        if self.params.shape == "cosine":
             x = 0.5 * (1 - math.cos(math.pi * x))
-        return 1.0 + (self.p.final - 1.0) * x
+        return 1.0 + (self.params.final - 1.0) * x
 
-    def after_g_step(self, run) -> None:
+    def after_g_step(self, ctx: TechniqueContext) -> None:
         # The rates for the next step; the optimisers' state dicts carry them through a resume.
-        f = self.factor((run.step + 1) / max(run.cfg.steps, 1))
-        lr_g, lr_d = run.base_learning_rates
-        run.set_learning_rates(lr_g * f, lr_d * f)
+        f = self.factor((ctx.step + 1) / max(ctx.cfg.steps, 1))
+        lr_g, lr_d = ctx.base_learning_rates
+        ctx.set_learning_rates(lr_g * f, lr_d * f)

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..errors import ConfigError
-from .base import Technique, register
+from .base import Technique, TechniqueContext, register
 
 
 @dataclass
@@ -56,10 +56,10 @@ class SpectralNorm(Technique):
     order = 70
     summary = "spectral normalisation of every linear/conv layer: where=d|g|both (the Lipschitz D normalisation)"
 
-    def setup(self, run) -> None:
+    def setup(self, ctx: TechniqueContext) -> None:
         # The power iteration's start vectors are drawn from the global RNG, seeded by the
         # trainer just before set-up, and live in the modules' buffers (checkpointed with them).
-        if self.p.where in ("d", "both"):
-            apply_spectral_norm(run.D, self.p.power_iterations)
-        if self.p.where in ("g", "both"):
-            apply_spectral_norm(run.G, self.p.power_iterations)
+        if self.params.where in ("d", "both"):
+            apply_spectral_norm(ctx.D, self.params.power_iterations)
+        if self.params.where in ("g", "both"):
+            apply_spectral_norm(ctx.G, self.params.power_iterations)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
-from .base import Technique, register
+from .base import Technique, TechniqueContext, register
 
 
 @dataclass
@@ -30,8 +30,8 @@ class WeightClip(Technique):
     summary = "clamp critic weights to [-clip, clip] after each D step (WGAN)"
 
     @torch.no_grad()
-    def after_d_step(self, run) -> None:
+    def after_d_step(self, ctx: TechniqueContext) -> None:
         # D's parameters as they are now: read at every step, never cached in setup, so a D
         # replaced or extended by another technique (packing, a minibatch head) is clipped whole.
-        for p in run.D.parameters():
-            p.clamp_(-self.p.clip, self.p.clip)
+        for p in ctx.D.parameters():
+            p.clamp_(-self.params.clip, self.params.clip)
