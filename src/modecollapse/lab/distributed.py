@@ -43,7 +43,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from . import rundir
 from ..errors import ConfigError
-from .strategy import SingleProcess
+from .strategy import Strategy
 
 
 class _DDP(DistributedDataParallel):
@@ -70,7 +70,7 @@ def weights_checksum(module: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-class DDPStrategy(SingleProcess):
+class DDPStrategy(Strategy):
     """The process group torchrun set up (``dist.init_process_group`` already called)."""
 
     def __init__(self, out: Path | str) -> None:

@@ -4,22 +4,27 @@ The loop asks its strategy a handful of questions and nothing else about process
 process writes the run directory, how each rank seeds its random streams, how G and D are
 wrapped for training and unwrapped for evaluation and checkpoints, how the step's losses and
 the stop request are reduced, and how per-rank state is gathered into one checkpoint.
-:class:`SingleProcess` answers them for one process (identity everywhere);
-``distributed.DDPStrategy`` for a torchrun process group. The pattern follows the GAN
+:class:`Strategy` declares them, with the answers of one process (identity everywhere), which
+:class:`SingleProcess` keeps and ``distributed.DDPStrategy`` overrides for a torchrun
+process group. The pattern follows the GAN
 codebases that run one loop on any number of GPUs (StyleGAN2-ADA's ``training_loop``).
 """
 from __future__ import annotations
 
 import contextlib
+import signal
 from typing import Any, Iterator
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from ..errors import ConfigError
 
 
-class SingleProcess:
-    """One process: it writes, nothing is wrapped, reductions are the identity."""
+class Strategy:
+    """What the training loop asks about processes. The answers here are those of one process
+    (it writes, nothing is wrapped, reductions are the identity); a strategy for several
+    processes overrides them."""
 
     rank: int = 0
     world_size: int = 1
@@ -73,8 +78,6 @@ class SingleProcess:
 
     def signals(self) -> tuple[int, ...]:
         """The signals that ask for a graceful stop at the end of the current step."""
-        import signal
-
         return (signal.SIGINT,)
 
     def describe(self, run: Any) -> dict[str, Any]:
@@ -83,7 +86,9 @@ class SingleProcess:
         return {}
 
 
-def _is_wrapper(module: torch.nn.Module) -> bool:
-    from torch.nn.parallel import DistributedDataParallel
+class SingleProcess(Strategy):
+    """One process: every answer is the default."""
 
+
+def _is_wrapper(module: torch.nn.Module) -> bool:
     return isinstance(module, DistributedDataParallel)

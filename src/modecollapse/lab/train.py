@@ -32,14 +32,15 @@ from .evaluators import ALWAYS, EVALUATORS, EvalContext, Evaluator, RollBack, St
 from .losses import LOSSES, AdversarialLoss
 from ..models import ARCHS, resolve_arch
 from ..registry import params_from_dict
-from .strategy import SingleProcess
+from .strategy import SingleProcess, Strategy
 from ..techniques import TECHNIQUES, DBatch, GBatch, HookTable, Technique, TechniqueContext, library_order
 
 
 @dataclass
 class Run:
-    """Everything one training run holds. Techniques never see it: they get ``ctx``, a
-    :class:`~modecollapse.techniques.TechniqueContext` over it."""
+    """Everything one training run holds. Techniques never receive it: every hook gets ``ctx``
+    (``run.ctx``), a :class:`~modecollapse.techniques.TechniqueContext` that exposes only the
+    members ``techniques/base.py`` lists."""
 
     cfg: TrainConfig
     dataset: Benchmark
@@ -410,7 +411,7 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     threads: int | str | None = None,
-    strategy: SingleProcess | None = None,
+    strategy: Strategy | None = None,
 ) -> dict[str, Any] | None:
     """Trains a GAN as ``cfg`` says, writing the run directory ``out``; returns the summary
     (on the writing process; ``None`` on the others under torchrun).
@@ -438,7 +439,7 @@ def train(
 
 
 def _train(cfg: TrainConfig, out: Path, *, resume: bool, overwrite: bool, progress: bool, stop_after: int | None,
-           threads: int | str | None, strategy: SingleProcess | None, held: contextlib.ExitStack) -> dict[str, Any] | None:
+           threads: int | str | None, strategy: Strategy | None, held: contextlib.ExitStack) -> dict[str, Any] | None:
     """:func:`train`'s body; ``held`` keeps the run directory's lock until it returns."""
     session = _start(cfg, out, resume=resume, overwrite=overwrite, threads=threads,
                      strategy=strategy or SingleProcess(), held=held)
@@ -489,7 +490,7 @@ class _Session:
     run: Run
     cfg: TrainConfig  # as config.json holds it (the global batch)
     out: Path
-    strategy: SingleProcess
+    strategy: Strategy
     resumed: bool  # continuing from a checkpoint (else a step-0 checkpoint is written first)
     completing: bool  # a resumed run with nothing left to train: its final evaluation and summary only
     stopped: Any  # the stop a resumed run's checkpoint records, a dict (an evaluator's, before a kill) or None
@@ -518,7 +519,7 @@ class _Session:
 
 
 def _start(cfg: TrainConfig, out: Path, *, resume: bool, overwrite: bool, threads: int | str | None,
-           strategy: SingleProcess, held: contextlib.ExitStack) -> _Session:
+           strategy: Strategy, held: contextlib.ExitStack) -> _Session:
     """Set-up: builds the run, takes the run directory (made, or its checkpoint and metrics read
     back on ``resume``), writes config.json and wraps the models for the strategy. A bad
     config or run directory is one :class:`ConfigError`, on every process alike."""
