@@ -106,3 +106,20 @@ def test_two_processes_read_the_same_verdict_and_stop_at_the_same_step(model_dir
     assert ranks[0]["verdicts"] == ranks[1]["verdicts"] and ranks[0]["verdicts"][-1] == "collapsed"
     assert ranks[0]["stopped_at"] == ranks[1]["stopped_at"] == 4
     assert ranks[0]["probes"] == 3 and ranks[1]["probes"] == 0  # the main process probed, once per check
+
+
+def test_the_last_healthy_checkpoint_is_named_when_training_stops(model_dir, tmp_path):
+    """A scripted probe (diverse answers up to step 4, one answer from step 6) inside a real
+    GRPOTrainer that saves every 2 steps: the callback stops at step 8 and names checkpoint-4."""
+    cb = CollapseCallback(prompts(4), n=4, check_every=2, generation={"max_new_tokens": 3}, stop_on=("collapsed",))
+
+    def scripted(model, tokenizer):
+        step = cb.monitor.checks * 2  # the probe of check c runs at step 2c
+        groups = [[f"{k}{j}" for j in range(4)] if step <= 4 else [f"{k}0"] * 4 for k in range(4)]
+        return {"completions": groups, "truncated": None, "correct": None, "rewards": None}
+
+    cb.probe = scripted
+    trainer, _ = _grpo(model_dir, tmp_path / "run", cb, steps=20, save_steps=2)
+    assert trainer.state.global_step == 8 and cb.report.verdict == "collapsed" and cb.report.onset_step == 6
+    assert cb.report.rollback_step == 4 and cb.checkpoints == [2, 4, 6, 8]
+    assert cb.resume_checkpoint == str(tmp_path / "run" / "checkpoint-4")
