@@ -451,7 +451,7 @@ class TextCollapseMonitor(MonitorBase):
             verdict, kind = self._alarm_verdict(), finding.kind
             since = f" since step {self._onset}"
             act = (self._rollback_note(CURES[kind]) if verdict == "collapsed" else "watch the next checks")
-            reason = f"{kind.replace('-', ' ')}: {text}{since}; {act}"
+            reason = f"{kind.replace('-', ' ')}{since}: {text}; {act}"
         else:
             verdict, kind = "healthy", "none"
             self._last_healthy = step
