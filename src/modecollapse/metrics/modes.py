@@ -13,7 +13,6 @@ land between modes instead.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -79,8 +78,3 @@ def mode_stats(*, samples: torch.Tensor, benchmark: Benchmark) -> ModeStats:
         reverse_kl=reverse_kl_from_counts(counts, benchmark.weights),
         counts=tuple(int(c) for c in counts),
     )
-
-
-def max_reverse_kl(num_modes: int) -> float:
-    """log(k): the reverse KL of all samples on one of k equally weighted modes."""
-    return math.log(num_modes)
