@@ -6,11 +6,13 @@ trainer or the command line.
 """
 from __future__ import annotations
 
-import dataclasses
 import argparse
+import dataclasses
 import difflib
+import importlib
 import math
 import sys
+import types
 import typing
 from dataclasses import field
 from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
@@ -40,8 +42,6 @@ class Registry(Generic[T]):
         self._providers[name] = module
 
     def _load(self, name: str | None = None) -> None:
-        import importlib
-
         for n, module in list(self._providers.items()):
             if (name is None or n == name) and n not in self._items:
                 importlib.import_module(module)
@@ -101,15 +101,11 @@ def option(default: Any = dataclasses.MISSING, *, help: str, factory: Any = data
 def convert_value(value: str, typ: Any, key: str, owner: str) -> Any:
     """Converts the command-line string ``value`` to the annotated type ``typ`` (int, float,
     bool, str, a Literal, an Optional of these, or ``tuple[X, ...]`` written ``a,b,c``)."""
-    return _convert(value, typ, key, owner)
-
-
-def _convert(value: str, typ: Any, key: str, owner: str) -> Any:
     origin = typing.get_origin(typ)
     if origin is tuple:
         args = typing.get_args(typ)
         item = args[0] if args else str
-        return tuple(_convert(v.strip(), item, key, owner) for v in value.split(",") if v.strip())
+        return tuple(convert_value(v.strip(), item, key, owner) for v in value.split(",") if v.strip())
     if origin is typing.Literal:
         choices = typing.get_args(typ)
         if value not in choices:
@@ -117,11 +113,11 @@ def _convert(value: str, typ: Any, key: str, owner: str) -> Any:
                 f"{owner}: {key}={value!r} is not allowed; choose one of: {', '.join(map(str, choices))}."
             )
         return value
-    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+    if origin is typing.Union or origin is types.UnionType:
         args = [a for a in typing.get_args(typ) if a is not type(None)]
         if value.lower() in ("none", "null") and len(args) < len(typing.get_args(typ)):
             return None
-        return _convert(value, args[0], key, owner)
+        return convert_value(value, args[0], key, owner)
     try:
         if typ is bool:
             low = value.lower()
@@ -148,7 +144,7 @@ def _type_text(typ: Any) -> str:
     origin, args = typing.get_origin(typ), typing.get_args(typ)
     if origin is typing.Literal:
         return "one of " + ", ".join(map(repr, args))
-    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+    if origin is typing.Union or origin is types.UnionType:
         return " or ".join("null" if a is type(None) else _type_text(a) for a in args)
     if origin in (tuple, list):
         return f"a list (each item {_type_text(args[0])})" if args and args[0] is not Any else "a list"
@@ -171,7 +167,7 @@ def json_value(value: Any, typ: Any, key: str, owner: str) -> Any:
 
     if typ is Any:
         return value
-    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+    if origin is typing.Union or origin is types.UnionType:
         if value is None and type(None) in args:
             return None
         for a in args:
@@ -249,7 +245,7 @@ def params_from_strings(cls: type[T], pairs: dict[str, str], owner: str) -> T:
         if key not in fields:
             valid = ", ".join(sorted(fields)) or "(none)"
             raise ConfigError(f"{owner} has no parameter {key!r}; valid parameters: {valid}.")
-        kwargs[key] = _convert(value, hints[key], key, owner)
+        kwargs[key] = convert_value(value, hints[key], key, owner)
     return _construct(cls, kwargs, owner)
 
 
@@ -306,8 +302,6 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable[[st
     """A package's ``__getattr__`` and ``__dir__`` (PEP 562) that import ``exports[name]``
     (a submodule, relative to ``package``) when ``name`` is first read, so importing the
     package (and ``modecollapse --help``) does not import the trainer or the models."""
-    import importlib
-
     def __getattr__(name: str) -> Any:
         where = exports.get(name)
         if where is None:
