@@ -32,7 +32,7 @@ def _write_idx(path, array, compress):
 
 @pytest.mark.parametrize("compress", [True, False])
 def test_read_idx_gzip_and_raw(tmp_path, compress):
-    from modecollapse.data.mnist import read_idx
+    from modecollapse.idx import read_idx
 
     a = np.arange(2 * 3 * 4).reshape(2, 3, 4) % 256
     p = tmp_path / ("x.gz" if compress else "x")
@@ -41,7 +41,7 @@ def test_read_idx_gzip_and_raw(tmp_path, compress):
 
 
 def test_read_idx_rejects_bad_magic(tmp_path):
-    from modecollapse.data.mnist import read_idx
+    from modecollapse.idx import read_idx
 
     p = tmp_path / "bad"
     p.write_bytes(b"\x12\x34\x56\x78" + b"\x00" * 16)
@@ -50,7 +50,7 @@ def test_read_idx_rejects_bad_magic(tmp_path):
 
 
 def test_missing_files_name_what_is_needed(tmp_path):
-    from modecollapse.data.mnist import load_mnist
+    from modecollapse.idx import load_mnist
 
     with pytest.raises(ConfigError, match="MODECOLLAPSE_DATA"):
         load_mnist(None)
@@ -101,7 +101,7 @@ def test_one_mode_gives_log_1000_reverse_kl():
 
 @needs_mnist
 def test_mnist_matches_the_published_checks():
-    from modecollapse.data.mnist import load_mnist
+    from modecollapse.idx import load_mnist
 
     images, labels = load_mnist(MNIST_DIR, "train")
     assert images.shape == (60000, 28, 28) and images.dtype == torch.uint8

@@ -8,24 +8,22 @@ one line and exit code 2.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
+from .. import __version__
 from ..errors import ConfigError
-from .common import COMMANDS, EXIT_USAGE, Parser, check_threads  # noqa: F401  (check_threads: older imports)
+from .common import COMMANDS, EXIT_USAGE, Parser
 
 
 def _module(name: str):
-    import importlib
-
     return importlib.import_module(f"{__name__}.{name}")
 
 
 def build_parser(command: str | None = None) -> Parser:
     """The parser; with ``command`` only that command's module is imported and its options
     built, every other command is its one-line entry (enough for ``modecollapse --help``)."""
-    from .. import __version__
-
     parser = Parser(
         prog="modecollapse",
         description="Reproduce, measure, detect and cure mode collapse in generative models.",

@@ -29,7 +29,7 @@ from typing import ClassVar
 import torch
 
 from ..errors import ConfigError
-from ..idx import DATA_ENV, MNIST_FILES, check_data_dir, load_mnist, read_idx, resolve_data_dir, to_signed  # noqa: F401  (re-exported)
+from ..idx import load_mnist, resolve_data_dir, to_signed
 from .base import DATASETS, Assignment, Benchmark
 
 class _Digits(Benchmark):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
-from .base import DATASETS, Assignment, Benchmark, GaussianMixture, hq_radius  # noqa: F401  (DATASETS: older imports)
+from .base import DATASETS, Assignment, Benchmark, GaussianMixture, hq_radius
 
 
 def _positive(**values: float) -> None:
