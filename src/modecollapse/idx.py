@@ -26,15 +26,22 @@ MNIST_FILES = {
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
-    """``data_dir`` if given, else ``$MODECOLLAPSE_DATA``; raises :class:`ConfigError` when neither is set."""
+def find_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
+    """``data_dir`` if given, else ``$MODECOLLAPSE_DATA``; ``None`` when neither is set."""
     text = str(data_dir) if data_dir else os.environ.get(DATA_ENV, "")
-    if not text:
+    return Path(text).expanduser() if text else None
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None, option: str = "--data-arg data_dir=DIR") -> Path:
+    """:func:`find_data_dir`, or a :class:`ConfigError` when neither is set that names
+    ``option``, how the caller's user gives the folder."""
+    folder = find_data_dir(data_dir)
+    if folder is None:
         raise ConfigError(
-            f"MNIST needs a data directory: pass --data-arg data_dir=DIR or set {DATA_ENV}=DIR, "
+            f"MNIST needs a data directory: pass {option} or set {DATA_ENV}=DIR, "
             f"where DIR holds {', '.join(f + '.gz' for pair in MNIST_FILES.values() for f in pair)} (gzip or raw)."
         )
-    return Path(text).expanduser()
+    return folder
 
 
 def check_data_dir(data_dir: str, owner: str) -> None:

@@ -22,17 +22,16 @@ Somepalli et al. (2023) found the same copying in large diffusion models.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from ...data.mnist import DATA_ENV, check_data_dir, load_mnist
 from ...data.synthetic import RingParams
 from ...errors import ConfigError
 from ...experiments import Context, Experiment, register_scenario
+from ...idx import DATA_ENV, check_data_dir, find_data_dir, load_mnist
 from ...metrics.knn import cross_neighbourhoods
 from ...metrics.memorisation import memorisation
 from ...metrics.prdc import prdc
@@ -131,9 +130,8 @@ class DiffusionMemorisation(Experiment):
     Params = DiffusionParams
 
     def run(self, p: DiffusionParams, ctx: Context) -> dict[str, Any]:
-        p.validate()
         schedule = CosineSchedule(p.timesteps)
-        data_dir = p.data_dir or os.environ.get(DATA_ENV, "")
+        data_dir = find_data_dir(p.data_dir)
         mnist_sizes = p.mnist_sizes if data_dir else ()
         bench = RingParams(modes=p.ring_modes, std=p.ring_std).build()
         held = bench.sample(p.held_out, ctx.generator(1))

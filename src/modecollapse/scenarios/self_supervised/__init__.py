@@ -18,15 +18,14 @@ Needs MNIST (``--data-dir`` or ``$MODECOLLAPSE_DATA``).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from ...data.mnist import DATA_ENV, check_data_dir, load_mnist
 from ...errors import ConfigError
 from ...experiments import Context, Experiment, register_scenario
+from ...idx import DATA_ENV, check_data_dir, load_mnist, resolve_data_dir
 from ...metrics.effective_rank import effective_rank
 from ...metrics.embedding_std import embedding_std
 from .model import METHODS, Encoder, augment, embed, ssl_loss
@@ -107,11 +106,7 @@ class SelfSupervised(Experiment):
     Params = SSLParams
 
     def run(self, p: SSLParams, ctx: Context) -> dict[str, Any]:
-        p.validate()
-        data_dir = p.data_dir or os.environ.get(DATA_ENV, "")
-        if not data_dir:
-            raise ConfigError(f"self-supervised trains on MNIST: pass --data-dir DIR or set ${DATA_ENV}=DIR, where DIR "
-                              "holds the four MNIST IDX files.")
+        data_dir = resolve_data_dir(p.data_dir, "--data-dir DIR")
         images, labels = load_mnist(data_dir, "train")
         test, test_labels = load_mnist(data_dir, "test")
         gen = ctx.generator(0)

@@ -21,14 +21,15 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
-from ...data.mnist import DATA_ENV, check_data_dir, load_mnist
-from ...data.synthetic import DATASETS
+from ...data import DATASETS
 from ...errors import ConfigError
 from ...experiments import Context, Experiment, register_scenario
+from ...idx import DATA_ENV, check_data_dir, find_data_dir, load_mnist
 from ...metrics.classifier_modes import ClassifierModes
 from .evaluate import SampleSpace, evaluate
 from .model import VAE, Objective, train_vae
@@ -88,7 +89,7 @@ def _variants(p: VAEParams) -> dict[str, tuple[Objective, float | None]]:
     return out
 
 
-def _mnist_setup(p: VAEParams, data_dir: str, gen: torch.Generator, device: torch.device):
+def _mnist_setup(p: VAEParams, data_dir: Path, gen: torch.Generator, device: torch.device):
     from ...models.classifier import ClassifierSettings, load_or_train_info
     from ...features.mnist import mnist_features
 
@@ -130,8 +131,7 @@ class VAEScenario(Experiment):
     Params = VAEParams
 
     def run(self, p: VAEParams, ctx: Context) -> dict[str, Any]:
-        p.validate()
-        data_dir = p.data_dir or os.environ.get(DATA_ENV, "")
+        data_dir = find_data_dir(p.data_dir)
         data = p.data
         if data == "auto":
             data = "mnist" if data_dir else "ring"
