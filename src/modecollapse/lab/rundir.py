@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..fileio import DirLock, atomic_write, check_fields, make_dir, read_json, read_jsonl
+from ..fileio import (DirLock, atomic_torch_save, atomic_write, atomic_write_text, check_fields, make_dir, read_json,
+                      read_jsonl)
 
 IMAGE_SAMPLES_KEPT = 2500
 RUN_FILES = ("config.json", "metrics.jsonl", "summary.json", "samples.npy", "checkpoint.pt", "samples.png", "modes.png")
@@ -61,7 +62,7 @@ def prepare(out: Path, *, overwrite: bool) -> None:
 
 
 def save_checkpoint(out: Path, state: dict[str, Any]) -> None:
-    atomic_write(out / "checkpoint.pt", lambda tmp: torch.save(state, tmp))
+    atomic_torch_save(state, out / "checkpoint.pt")
 
 
 def load_checkpoint(out: Path) -> dict[str, Any]:
@@ -129,12 +130,12 @@ def rewind_metrics(out: Path, upto: int) -> list[dict[str, Any]]:
     """Drops evaluations after step ``upto`` (made after the checkpoint a resume starts from)
     and a torn last line, rewriting the file."""
     records = [r for r in read_metrics(out) if r["step"] <= upto]
-    atomic_write(out / "metrics.jsonl", lambda tmp: Path(tmp).write_text("".join(json.dumps(r) + "\n" for r in records)))
+    atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in records))
     return records
 
 
 def write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2) + "\n"))
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
 def finish(out: Path, summary: dict[str, Any], samples: torch.Tensor | None, dataset, records: list[dict]) -> None:
