@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 # The main job: the quick suite - the plain GAN against R1, spectral norm on D, packing and
-# --preset best on ring and grid, 2 seeds (src/modecollapse/suites/quick.toml); prints the
+# --preset best on ring and grid, 2 seeds (src/modecollapse/bench/suites/quick.toml); prints the
 # leaderboard and the path of runs/quick/report.html. Run again, it reuses the finished runs.
 run: $(STAMP)
 	$(VENV)/bin/modecollapse bench --suite quick --out runs/quick
