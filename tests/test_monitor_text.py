@@ -196,3 +196,19 @@ def test_the_callback_without_the_llm_extra_is_one_sentence_naming_it():
             "try:\n    from modecollapse import CollapseCallback\nexcept ConfigError as e:\n    print(e)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "pip install 'modecollapse[llm]'" in r.stdout and "Traceback" not in r.stderr
+
+
+def test_an_embedder_sees_answers_that_differ_only_in_wording():
+    """Every completion a different string (exact match sees full diversity), but later ones all
+    mean the same thing: an embedder that maps them to one direction drives Vendi to 1."""
+    import torch
+
+    def embed(texts):  # reference texts spread over 8 directions (by their last digit); "same ..." texts all on one
+        return torch.stack([torch.eye(8)[0] if t.startswith("same") else torch.eye(8)[int(t[-1]) % 8] for t in texts])
+
+    m = TextCollapseMonitor(check_every=1, embedder=embed)
+    ref = [[f"a reply for {p}, variant {j}" for j in range(8)] for p in range(4)]
+    m.update(0, completions=ref)
+    r = m.update(1, completions=[[f"same reply for {p}, variant {j}" for j in range(8)] for p in range(4)])
+    assert r.numbers["diversity"] == 1.0 and r.numbers["vendi"] == pytest.approx(1.0)
+    assert r.kind == "answer-collapse" and "embedding Vendi of 1.00" in r.reason
