@@ -65,7 +65,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """``torch.save`` through :func:`atomic_write`."""
-    import torch
+    import torch  # here, not above: the command line imports this module before it needs torch
 
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
@@ -292,7 +292,7 @@ class DirLock:
         return {}
 
     def acquire(self) -> "DirLock":
-        import fcntl
+        import fcntl  # POSIX only: the module itself imports everywhere
 
         for _ in range(50):
             try:

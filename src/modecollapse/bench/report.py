@@ -20,7 +20,13 @@ import io
 from pathlib import Path
 from typing import Any
 
-from .leaderboard import HEADLINE, RunResult, leaderboard
+from PIL import Image
+
+from ..errors import ConfigError
+from ..fileio import atomic_write_text, check_fields, read_json
+from ..lab.config import TrainConfig
+from ..lab.plots import plt  # pyplot on the Agg backend, which lab.plots selects
+from .leaderboard import HEADLINE, RunResult, leaderboard, read_result, read_summary
 
 THUMB = 300  # pixels: the width of a sample plot on the page (keeps a 400-run page a few MB)
 
@@ -30,9 +36,6 @@ def discover(dirs: list[Path]) -> tuple[list[RunResult], list[dict[str, Any]], s
     """Runs under ``dirs`` with their labels, the published rows and baseline of any bench
     directory among them, and a title. A bench directory (``bench.json``) labels its runs by
     dataset and method; other run directories are grouped by dataset, loss and techniques."""
-    from .leaderboard import read_result
-    from ..errors import ConfigError
-
     results: list[RunResult] = []
     published: list[dict[str, Any]] = []
     baseline = None
@@ -69,9 +72,6 @@ def discover(dirs: list[Path]) -> tuple[list[RunResult], list[dict[str, Any]], s
 
 def read_sweep(path: Path) -> dict[str, Any]:
     """``bench.json`` checked against what ``bench`` writes: one sentence naming the field otherwise."""
-    from ..errors import ConfigError
-    from ..fileio import check_fields, read_json
-
     sweep = read_json(path)
     check_fields(sweep, {"suite": (str,), "runs": (list,), "published": (list,), "baseline": (str, type(None))},
                  str(path), required=("runs",))
@@ -93,10 +93,6 @@ def read_sweep(path: Path) -> dict[str, Any]:
 def _labels(run_dir: Path) -> tuple[str, str, int]:
     """(dataset, method, seed) of a run directory outside a bench: from its summary, else its
     config.json, else ("?", the folder's name, 0) (a damaged run is still listed, as failed)."""
-    from .leaderboard import read_summary
-    from ..lab.config import TrainConfig
-    from ..errors import ConfigError
-
     s = read_summary(run_dir)
     if s is None:
         try:
@@ -115,8 +111,6 @@ def _data_uri(png: bytes) -> str:
 
 def _thumbnail(path: Path) -> str | None:
     """The PNG at ``path`` shrunk to THUMB pixels wide, as a data URI (None if unreadable)."""
-    from PIL import Image
-
     try:
         with Image.open(path) as img:
             img = img.convert("RGB")
@@ -130,8 +124,6 @@ def _thumbnail(path: Path) -> str | None:
 
 
 def _figure_uri(fig) -> str:
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
@@ -140,9 +132,6 @@ def _figure_uri(fig) -> str:
 
 def _training_plot(runs: list[RunResult]) -> str | None:
     """Modes (solid, left axis) and hq fraction (dashed, right axis) over training, one colour per seed."""
-    from ..lab import plots  # noqa: F401 - selects the Agg backend
-    import matplotlib.pyplot as plt
-
     runs = [r for r in runs if r.records]
     if not runs:
         return None
@@ -173,9 +162,6 @@ def _training_plot(runs: list[RunResult]) -> str | None:
 
 def _scatter(runs: list[RunResult], methods: list[str]) -> str | None:
     """Every finished run of one dataset: fraction of modes captured against hq fraction."""
-    from ..lab import plots  # noqa: F401
-    import matplotlib.pyplot as plt
-
     done = [r for r in runs if r.summary and "modes" in r.summary and "hq_fraction" in r.summary]
     if not done:
         return None
@@ -366,8 +352,6 @@ def render(results: list[RunResult], board: dict[str, Any], title: str) -> str:
 
 def write_report(dirs: list[Path], out: Path, *, title: str | None = None) -> int:
     """Writes the HTML report of the runs under ``dirs`` to ``out``; returns the number of runs."""
-    from ..fileio import atomic_write_text
-
     results, published, baseline, names = discover([Path(d) for d in dirs])
     board = leaderboard(results, published=published, baseline=baseline)
     page = render(results, board, title or f"modecollapse report: {names}")

@@ -34,10 +34,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+import shlex
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from ..lab.config import TrainConfig
 from ..errors import ConfigError
@@ -123,8 +129,6 @@ class RunSpec:
     error: str = ""
 
     def command(self) -> str:
-        import shlex
-
         return "modecollapse train " + shlex.join([*self.options, "--out", self.path])
 
 
@@ -163,10 +167,6 @@ def load_suite(ref: str) -> Suite:
 
 
 def _parse_toml(text: str, where: str) -> dict:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -277,7 +277,7 @@ class _RaisingParser(argparse.ArgumentParser):
 
 
 def _train_parser() -> argparse.ArgumentParser:
-    from ..lab.options import add_train_options
+    from ..lab.options import add_train_options  # torch and the techniques: not needed to read a suite (bench --help)
 
     root = _RaisingParser(prog="modecollapse")
     sub = root.add_subparsers(dest="command", parser_class=_RaisingParser)
@@ -287,7 +287,7 @@ def _train_parser() -> argparse.ArgumentParser:
 
 def train_config(options: list[str] | tuple[str, ...], parser: argparse.ArgumentParser | None = None) -> TrainConfig:
     """The :class:`TrainConfig` that ``modecollapse train OPTIONS`` would train."""
-    from ..lab.options import config_from_args
+    from ..lab.options import config_from_args  # as in _train_parser
 
     args = (parser or _train_parser()).parse_args(["train", *options])
     return config_from_args(args)

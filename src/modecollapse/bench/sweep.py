@@ -34,6 +34,7 @@ writes into the same layout.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -41,14 +42,20 @@ import tempfile
 import threading
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from tqdm.auto import tqdm
+
 from .leaderboard import (ERROR_FILE, FINISHED, RunResult, leaderboard, read_result, read_summary, run_problem,
                                 to_csv, to_text)
+from .report import write_report
 from .suite import RunSpec, Suite, expand, published_rows
+from ..lab import rundir
 from ..lab.config import TrainConfig
+from ..lab.train import resolve, train
 from ..errors import ConfigError
 from ..fileio import DirLock, Locked
 from ..fileio import atomic_write_bytes, atomic_write_text, check_out_dir, make_dir
@@ -71,8 +78,6 @@ class BenchOptions:
 # -- files ---------------------------------------------------------------------------------------
 def resolved_config(cfg: TrainConfig) -> dict[str, Any]:
     """The config a run writes to ``config.json`` (every default spelled out)."""
-    from ..lab.train import resolve
-
     # through JSON, as config.json holds it (tuples become lists)
     return json.loads(json.dumps(resolve(cfg)[0].to_dict()))
 
@@ -102,8 +107,6 @@ def run_state(run_dir: Path, resolved: dict[str, Any]) -> str:
     if summary is not None and summary.get("status") in FINISHED:
         return "done"
     if (run_dir / "checkpoint.pt").is_file():
-        from ..lab import rundir
-
         try:
             rundir.load_checkpoint(run_dir)
         except ConfigError:
@@ -115,8 +118,6 @@ def run_state(run_dir: Path, resolved: dict[str, Any]) -> str:
 # -- one run (in a worker) -------------------------------------------------------------------------
 def train_run(config: dict[str, Any], run_dir: Path, state: str, threads: int | None) -> dict[str, Any]:
     """Trains (or resumes) one run in ``run_dir``; returns its summary. Raises on failure."""
-    from ..lab.train import train
-
     cfg = TrainConfig.from_dict(config)
     (run_dir / ERROR_FILE).unlink(missing_ok=True)
     if state == "resume":
@@ -266,8 +267,6 @@ def run_suite(suite: Suite, opts: BenchOptions, *, seeds: int | None = None, onl
         board = write_leaderboard(suite, all_specs, out)
         board["damaged"] = [s.path for s in damaged]  # for the command line's exit code (not in leaderboard.json)
         if report:
-            from .report import write_report
-
             write_report([out], out / "report.html")
     return board
 
@@ -302,8 +301,6 @@ class _Bar:
     """One bar for the sweep: runs done of all, failures, time left (tqdm's estimate)."""
 
     def __init__(self, total: int, done: int, failed: int, enabled: bool) -> None:
-        from tqdm.auto import tqdm
-
         self.failed = failed
         self.bar = tqdm(total=total, initial=done + failed, desc="bench", unit="run", disable=not enabled or None,
                         dynamic_ncols=True, bar_format="{desc}: {n}/{total} runs |{bar}| {postfix} [{elapsed}<{remaining}]")
@@ -337,9 +334,6 @@ def _watch_parent(parent: int) -> None:
 
 
 def _run_local(jobs: list[Job], opts: BenchOptions, on_result: Callable[[dict[str, Any]], None]) -> None:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
     workers = min(opts.workers or os.cpu_count() or 1, len(jobs))
     payloads = [(j.resolved, str(j.run_dir), j.state, _threads(j.resolved, workers)) for j in jobs]
     if workers == 1:  # in this process: no pool to start

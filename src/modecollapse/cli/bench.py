@@ -1,4 +1,7 @@
-"""``modecollapse bench`` (a suite's sweep) and ``modecollapse report`` (its HTML page)."""
+"""``modecollapse bench`` (a suite's sweep) and ``modecollapse report`` (its HTML page).
+
+The sweep and the report (torch, matplotlib) are imported when a command runs, so that
+``bench --help`` and ``report --help`` read only the suites' names."""
 from __future__ import annotations
 
 import argparse
@@ -6,12 +9,13 @@ import json
 import sys
 from pathlib import Path
 
+from ..bench.suite import builtin_suites, expand, load_suite
+from ..errors import ConfigError
+from ..fileio import check_out_file
 from .common import summary
 
 
 def add_parser(sub) -> None:
-    from ..bench.suite import builtin_suites
-
     p = sub.add_parser(
         "bench",
         help=summary("bench"),
@@ -64,9 +68,8 @@ def add_parser(sub) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    from ..bench.leaderboard import run_problem
     from ..bench.sweep import BenchOptions, print_leaderboard, run_suite
-    from ..bench.suite import expand, load_suite
-    from ..errors import ConfigError
 
     suite = load_suite(args.suite)
     if args.seeds is not None and args.seeds < 1:
@@ -92,8 +95,6 @@ def run_bench(args: argparse.Namespace) -> int:
         if not args.no_report:
             print(f"report: {(args.out / 'report.html').resolve()}")
     if damaged:
-        from ..bench.leaderboard import run_problem
-
         first = args.out / damaged[0]
         runs = f"{len(damaged)} runs have damaged files" if len(damaged) > 1 else "a run has a damaged file"
         raise ConfigError(f"{runs}, left alone and listed as failed in the leaderboard (first: "
@@ -103,7 +104,6 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ..fileio import check_out_file
     from ..bench.report import write_report
 
     check_out_file(args.out)

@@ -30,6 +30,7 @@ import torch
 
 from ..errors import ConfigError
 from ..idx import load_mnist, resolve_data_dir, to_signed
+from ..models.classifier import ClassifierSettings, load_or_train, resolve_cache_dir
 from .base import DATASETS, Assignment, Benchmark
 
 class _Digits(Benchmark):
@@ -185,8 +186,6 @@ class MNISTParams:
 
 
 def _validate_classifier_params(p) -> None:
-    from ..models.classifier import resolve_cache_dir
-
     if p.classifier_epochs < 1 or p.classifier_limit < 0:
         raise ConfigError("classifier_epochs must be >= 1 and classifier_limit >= 0 (0 = all training images).")
     if not 0 <= p.confidence <= 1:
@@ -197,8 +196,6 @@ def _validate_classifier_params(p) -> None:
 
 
 def _classifier_loader(p):
-    from ..models.classifier import ClassifierSettings, load_or_train
-
     settings = ClassifierSettings(epochs=p.classifier_epochs, limit=p.classifier_limit)
     return lambda: load_or_train(settings, data_dir=p.data_dir, cache_dir=p.cache_dir)
 

@@ -18,11 +18,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ..lab.config import TechniqueSpec, TrainConfig  # noqa: E402
 from ..errors import ConfigError  # noqa: E402
-from ..metrics.modes import mode_stats  # noqa: E402
-from ..models.mlp import MLPDiscriminator  # noqa: E402
+from ..lab import rundir  # noqa: E402
+from ..lab.config import TechniqueSpec, TrainConfig  # noqa: E402
+from ..lab.presets import PRESETS  # noqa: E402
 from ..lab.train import build_run, eval_seed, generate, train_step  # noqa: E402
+from ..metrics.fid import fid  # noqa: E402
+from ..metrics.modes import mode_stats  # noqa: E402
+from ..metrics.prdc import prdc  # noqa: E402
+from ..models.mlp import MLPDiscriminator  # noqa: E402
 
 __all__ = ["plt", "save", "quantile_normal", "small_critic", "train_gan", "GANTrace",
            "g_loss_on", "TrainConfig", "TechniqueSpec", "generate"]
@@ -100,9 +104,6 @@ def tail_std(values: list[float], frac: float = 0.5) -> float:
 def scores(*, real: torch.Tensor, fake: torch.Tensor, benchmark=None) -> dict[str, float]:
     """The project's collapse-aware metrics of ``fake`` against ``real`` (both (n, d)):
     precision / recall (k=3), density / coverage (k=5), FID and, given the benchmark, modes."""
-    from ..metrics.fid import fid
-    from ..metrics.prdc import prdc
-
     q = prdc(real=real, fake=fake, pr_k=3, dc_k=5)
     out = {"precision": q.precision, "recall": q.recall, "density": q.density, "coverage": q.coverage,
            "fid": fid(real=real, fake=fake).fid}
@@ -115,8 +116,6 @@ def scores(*, real: torch.Tensor, fake: torch.Tensor, benchmark=None) -> dict[st
 def load_run_generator(path: str):
     """The generator of a lab run directory written by ``modecollapse train`` (its
     ``config.json`` and ``checkpoint.pt``), as a built run with the trained G weights."""
-    from ..lab import rundir
-
     d = Path(path)
     cfg = TrainConfig.load(d / "config.json")
     state = rundir.load_checkpoint(d)
@@ -132,6 +131,4 @@ def load_run_generator(path: str):
 
 def preset_config(name: str, data: str, **overrides: Any) -> TrainConfig:
     """The config of training preset ``name`` (``presets.py``) on ``data`` with ``overrides``."""
-    from ..lab.presets import PRESETS
-
     return TrainConfig.from_dict({**PRESETS[name].values(data), **overrides})

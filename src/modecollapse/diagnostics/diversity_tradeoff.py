@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..data import DATASETS
 from ..errors import ConfigError
 from ..experiments import Experiment, register_diagnostic
 from ._common import TechniqueSpec, TrainConfig, generate, plt, save, scores, train_gan
@@ -33,8 +34,6 @@ class Params:
     samples: int = field(default=2000, metadata={"help": "samples scored per generator"})
 
     def validate(self) -> None:
-        from ..data import DATASETS
-
         DATASETS.get(self.data)  # an unknown benchmark: one sentence naming the known ones
         if not self.lambdas or any(v < 0 for v in self.lambdas):
             raise ConfigError("lambdas must be >= 0, e.g. --lambdas 0,0.1,1.")

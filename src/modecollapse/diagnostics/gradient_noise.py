@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..data import DATASETS
 from ..errors import ConfigError
 from ..experiments import Experiment, register_diagnostic
 from ._common import TrainConfig, g_loss_on, plt, save, train_gan
@@ -34,8 +35,6 @@ class Params:
     data: str = field(default="ring", metadata={"help": "synthetic benchmark to train on"})
 
     def validate(self) -> None:
-        from ..data import DATASETS
-
         DATASETS.get(self.data)  # an unknown benchmark: one sentence naming the known ones
         if len(self.batch_sizes) < 2 or any(b < 1 or b != int(b) for b in self.batch_sizes):
             raise ConfigError("batch-sizes needs at least two positive integers, e.g. 8,64,512,4096.")

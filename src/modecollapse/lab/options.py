@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from ..registry import add_field_options, describe_params, field_values, params_from_dict, params_from_strings, parse_pairs, plain_fields
 from ..techniques import TECHNIQUES
 from .config import TechniqueSpec, TrainConfig
+from .evaluators import EVALUATORS
 from .losses import LOSSES
 from .presets import PRESETS, preset_values
 
@@ -44,8 +45,6 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     for name, cls in TECHNIQUES.items():
         t.add_argument(f"--{name}", nargs="?", const="", default=None, metavar="K=V,...",
                        help=f"{cls.summary} [{describe_params(cls.Params) or 'no parameters'}]")
-
-    from .evaluators import EVALUATORS
 
     t.add_argument("--evaluator", action="append", default=[], metavar="NAME[:K=V,...]",
                    help="add a training-time evaluator, repeatable: " + "; ".join(
@@ -106,8 +105,6 @@ def with_monitor(current: list, args: argparse.Namespace) -> list:
     cure holds ':' and ',', which ``--evaluator NAME:K=V,...`` cannot carry)."""
     if not (args.monitor or args.on_collapse or args.cure):
         return list(current)
-    from .evaluators import EVALUATORS
-
     monitor_params = EVALUATORS.get("monitor").Params  # the monitor part provides it (see evaluators.py)
     out = {(e["name"] if isinstance(e, dict) else e.name): (e if isinstance(e, dict) else dataclasses.asdict(e))
            for e in current}
@@ -123,8 +120,6 @@ def with_monitor(current: list, args: argparse.Namespace) -> list:
 
 def with_evaluators(current: list, given: list[str]) -> list[dict]:
     """``--evaluator NAME[:K=V,...]`` added to (or replacing the parameters of) ``current``."""
-    from .evaluators import EVALUATORS
-
     out = {(e["name"] if isinstance(e, dict) else e.name): (e if isinstance(e, dict) else dataclasses.asdict(e))
            for e in current}
     for text in given:
@@ -137,8 +132,6 @@ def with_evaluators(current: list, given: list[str]) -> list[dict]:
 
 def _typed_data_args(data: str, pairs: dict[str, str]) -> dict:
     """Converts ``--data-arg`` strings to the dataset's parameter types (validating them)."""
-    from ..registry import params_from_strings
-
     cls = DATASETS.get(data)
     parsed = params_from_strings(cls, pairs, f"dataset {data!r}")
     new_names = getattr(cls, "RENAMED", {})  # an old name given: the value under its new name

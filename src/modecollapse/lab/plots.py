@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from ..fileio import atomic_write  # noqa: E402
 
@@ -41,8 +42,6 @@ def scatter_samples(path: Path, samples: np.ndarray, dataset, title: str = "") -
 
 def image_grid(path: Path, rows: np.ndarray, shape: tuple[int, int, int], ncol: int = 8) -> None:
     """Flat images (n, C * H * W) in [-1, 1] -> one PNG grid, ``ncol`` per row, 2-pixel gaps."""
-    from PIL import Image
-
     c, h, w = shape
     imgs = np.clip((np.nan_to_num(rows.reshape(-1, c, h, w)) + 1) * 127.5, 0, 255).astype(np.uint8)
     n = len(imgs)

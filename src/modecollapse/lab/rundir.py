@@ -140,7 +140,7 @@ def write_json(path: Path, obj: Any) -> None:
 
 def finish(out: Path, summary: dict[str, Any], samples: torch.Tensor | None, dataset, records: list[dict]) -> None:
     """Writes the final samples, the plots and ``summary.json`` (last, so its presence means done)."""
-    from . import plots
+    from . import plots  # matplotlib when the plots are drawn, not whenever the trainer is imported
 
     if samples is not None:
         shape = getattr(dataset, "image_shape", None)
@@ -158,7 +158,7 @@ def finish(out: Path, summary: dict[str, Any], samples: torch.Tensor | None, dat
 
 def save_eval_samples(out: Path, step: int, samples: torch.Tensor, dataset) -> None:
     """A grid of the first 64 samples at each evaluation, ``grids/step_NNNNNNN.png``, for image benchmarks."""
-    from . import plots
+    from . import plots  # matplotlib when the plots are drawn, not whenever the trainer is imported
 
     shape = getattr(dataset, "image_shape", None)
     if shape is None:

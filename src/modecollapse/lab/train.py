@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from . import rundir
 from .config import TechniqueSpec, TrainConfig
@@ -447,8 +448,6 @@ def _train(cfg: TrainConfig, out: Path, *, resume: bool, overwrite: bool, progre
     end = session.cfg.steps if stop_after is None else min(session.cfg.steps, stop_after)
     if session.completing:
         end = run.step
-    from tqdm.auto import tqdm
-
     suffix = f" x{strategy.world_size}" if strategy.world_size > 1 else ""
     session.bar = tqdm(total=session.cfg.steps, initial=run.step, disable=not (progress and strategy.is_writer),
                        desc=f"{session.cfg.data}/{session.cfg.loss}{suffix}", unit="step", dynamic_ncols=True,

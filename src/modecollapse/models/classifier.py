@@ -28,6 +28,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..fileio import atomic_torch_save
+from ..idx import load_mnist, to_signed
 
 CACHE_ENV = "MODECOLLAPSE_CACHE"
 #: images the classifier reads at a time without gradients: a chunk's activations stay in the
@@ -119,8 +120,6 @@ def _batches(n: int, size: int, gen: torch.Generator):
 @torch.no_grad()
 def accuracy(model: DigitCNN, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of ``images`` (n, 28, 28) uint8 classified as ``labels`` (n,)."""
-    from ..idx import to_signed
-
     model.eval()
     right = 0
     for a in range(0, len(images), 2000):
@@ -134,8 +133,6 @@ def train_classifier(settings: ClassifierSettings, data_dir: str | os.PathLike |
     learning rate halved each epoch after the first, optionally random shifts of up to ``shift`` pixels.
 
     The defaults (4 epochs, no shifts) reach 99.09% test accuracy (docs/stacked_mnist.md)."""
-    from ..idx import load_mnist, to_signed
-
     images, labels = load_mnist(data_dir, "train")
     test_images, test_labels = load_mnist(data_dir, "test")
     if settings.limit:

@@ -29,8 +29,10 @@ import torch
 from ...data import DATASETS
 from ...errors import ConfigError
 from ...experiments import Context, Experiment, register_scenario
+from ...features.mnist import mnist_features
 from ...idx import DATA_ENV, check_data_dir, find_data_dir, load_mnist
 from ...metrics.classifier_modes import ClassifierModes
+from ...models.classifier import ClassifierSettings, load_or_train_info
 from .evaluate import SampleSpace, evaluate
 from .model import VAE, Objective, train_vae
 from .plots import samples_figure, summary_figure
@@ -90,9 +92,6 @@ def _variants(p: VAEParams) -> dict[str, tuple[Objective, float | None]]:
 
 
 def _mnist_setup(p: VAEParams, data_dir: Path, gen: torch.Generator, device: torch.device):
-    from ...models.classifier import ClassifierSettings, load_or_train_info
-    from ...features.mnist import mnist_features
-
     images, _ = load_mnist(data_dir, "train")
     test, _ = load_mnist(data_dir, "test")
     if p.train_size:
