@@ -39,8 +39,9 @@ def chi2_quantile(p: float, dim: int) -> float:
     """The ``p`` quantile of the chi-square distribution with ``dim`` degrees of freedom: the
     root of P(dim / 2, x / 2) = p (P the regularised lower incomplete gamma function, torch's
     ``special.gammainc``) by bisection in float64 to the last bit; it equals
-    ``scipy.stats.chi2.ppf`` to 1e-9 relative (1e-11 at hq_radius's 98.9%; ``tests/test_modes.py``) without importing
-    scipy.stats, which costs about a second at start-up."""
+    ``scipy.stats.chi2.ppf`` to 1e-9 relative (``tests/test_modes.py``; docs/results/metrics.md)
+    without importing scipy.stats, which would slow every command's start-up
+    (docs/results/performance.md)."""
     if not 0.0 < p < 1.0 or dim < 1:
         raise ValueError(f"chi2_quantile needs 0 < p < 1 and dim >= 1, got p={p}, dim={dim}.")
     a = torch.tensor(dim / 2.0, dtype=torch.float64)

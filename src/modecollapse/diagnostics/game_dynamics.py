@@ -13,8 +13,8 @@ Geiger (2017), "The Numerics of GANs".
 The vector field is built from the project's losses (``losses.py``) and gradient penalty
 (``techniques/penalties.py``); instance noise averages the losses over deterministic
 quadrature nodes. Jacobians of the field and of the one-step maps are central finite
-differences in float64 (exact to ~1e-9 here; autograd through the penalty's norm is not
-defined at psi = 0).
+differences in float64 (autograd through the penalty's norm is not defined at psi = 0; their
+accuracy: docs/results/diagnostics.md).
 
 Then a small 2D mixture GAN (``ring``), trained with the project's trainer: with D held
 fixed, the first and second directional derivatives of the generator's loss (autograd,

@@ -143,7 +143,7 @@ def _leave_together() -> None:
     """Every rank waits for the others before the process group goes away: rank 0 still
     writes the summary when rank 1 is done, and a gloo rank that tears its group down while a
     peer is still connected can abort the process ("terminate called without an active
-    exception", seen in 1 of 5 resumed runs here)."""
+    exception"; how often: docs/guide/lab.md, "Several processes")."""
     try:
         dist.barrier()
     finally:

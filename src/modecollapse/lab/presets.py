@@ -2,13 +2,15 @@
 
 A preset is a set of config values chosen per dataset family; explicit options override it.
 - ``vanilla``: a plain GAN (non-saturating loss, Adam, no technique) whose discriminator
-  learns 4x faster than its generator; on ``ring`` it ends on 1-3 of 8 modes on every one
-  of 5 seeds (README table). With equal learning rates it mode-hops instead.
+  learns 4x faster than its generator, so that it collapses on the 2D mixtures (with equal
+  learning rates it mode-hops instead).
 - ``recommended``: the same networks and optimiser plus an R1 gradient penalty on real data
-  (Mescheder et al. 2018): 7.8 of 8 modes on average over the same 5 seeds.
-- ``best``: the technique leaderboard's best combination (README, "Leaderboard";
-  benchmarks/results/leaderboard.md): R1, a final learning-rate decay and generator weight
-  averaging, 20,000 steps.
+  (Mescheder et al. 2018), which keeps the modes.
+- ``best``: the technique leaderboard's best combination: R1, a final learning-rate decay and
+  generator weight averaging, 20,000 steps.
+
+What each gives over seeds: docs/results/leaderboard.md ("Collapse on demand, and its cure" for
+``vanilla`` and ``recommended``, the ``best`` rows and "The best combination and why").
 """
 from __future__ import annotations
 
@@ -39,12 +41,12 @@ def _recommended(data: str) -> dict[str, Any]:
 
 def _best(data: str) -> dict[str, Any]:
     # The best combination of the technique leaderboard (benchmarks/leaderboard.py; its
-    # "best ..." rows are this ablation, 5 seeds). Its base is not `vanilla`: equal learning
-    # rates of 1e-3, a 2D latent, 2 x 128 MLPs, 20,000 steps. Alone that base keeps 7.2 ring /
-    # 15.6 grid modes; R1 brings every mode (8.0 / 25.0); the final learning-rate decay and
-    # an average of G's weights (EMA) put the samples within 3 std of their modes (hq 0.97 /
-    # 0.92). The same three techniques on vanilla's base keep the modes (8.0 / 23.2) but not
-    # the precision (hq 0.42 / 0.07 at 5,000 steps). The same values serve ring and grid.
+    # "best ..." rows are this ablation). Its base is not `vanilla`: equal learning rates of
+    # 1e-3, a 2D latent, 2 x 128 MLPs, 20,000 steps. R1 brings every mode; the final
+    # learning-rate decay and an average of G's weights (EMA) put the samples within 3 std of
+    # their modes; on vanilla's base the same three techniques keep the modes but not the
+    # precision. The same values serve ring and grid. The numbers behind each part:
+    # docs/results/leaderboard.md, "The best combination and why".
     techniques = [
         {"name": "gp", "params": {"kind": "r1", "weight": 1.0, "interval": 1}},
         {"name": "lr-decay", "params": {"final": 0.1, "start": 0.5, "shape": "cosine"}},

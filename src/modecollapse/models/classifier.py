@@ -32,8 +32,8 @@ from ..idx import load_mnist, to_signed
 
 CACHE_ENV = "MODECOLLAPSE_CACHE"
 #: images the classifier reads at a time without gradients: a chunk's activations stay in the
-#: CPU's caches (a monitor check's 512 images: 0.046 s instead of 0.063, one thread, the same
-#: values bit for bit; 32 and 256 were slower)
+#: CPU's caches, with the same values bit for bit (the timings behind the size:
+#: docs/results/performance.md, "The digit classifier's features")
 FEATURE_CHUNK = 64
 VERSION = 1  # bump when the network or the training recipe changes
 
@@ -45,10 +45,10 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | None) -> Path:
 
 
 def _max_pool2(x: torch.Tensor) -> torch.Tensor:
-    """``F.max_pool2d(x, 2)`` for even sizes, bit for bit, as the larger of four strided views:
-    4-6x faster on CPU at the monitor's 512 images (30 ms -> 5-8 ms for conv1's output, one
-    thread). Used without gradients only: with them, ties would share the gradient where
-    max_pool2d gives it to one input, and the cached classifier's training would change."""
+    """``F.max_pool2d(x, 2)`` for even sizes, bit for bit, as the larger of four strided views,
+    several times faster on CPU (docs/results/performance.md). Used without gradients only:
+    with them, ties would share the gradient where max_pool2d gives it to one input, and the
+    cached classifier's training would change."""
     return torch.maximum(torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2]),
                          torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))
 
@@ -71,8 +71,8 @@ class DigitCNN(nn.Module):
             if len(x) > FEATURE_CHUNK:  # in chunks: the same values, faster (see FEATURE_CHUNK)
                 return torch.cat([self.features(x[a:a + FEATURE_CHUNK]) for a in range(0, len(x), FEATURE_CHUNK)])
             # max-pool before the ReLU: the same values bit for bit (the ReLU is monotone, so it
-            # commutes with a max), on a quarter of the elements, in place (a check's 512
-            # images: about 20% less CPU for the features, one thread)
+            # commutes with a max), on a quarter of the elements, in place, so less CPU
+            # (docs/results/performance.md)
             x = _max_pool2(self.conv1(x)).relu_()
             x = _max_pool2(self.conv2(x)).relu_()
             return F.relu(self.fc(x.flatten(1)))
@@ -93,7 +93,7 @@ class ClassifierSettings:
     lr: float = 1e-3
     seed: int = 0
     limit: int = 0  # training images used (0 = all 60,000); small values are for tests
-    shift: int = 0  # random shifts of up to this many pixels (per batch) during training; 2 gave 99.00% at 5 epochs
+    shift: int = 0  # random shifts of up to this many pixels (per batch) during training (see docs/stacked_mnist.md)
 
     def digest(self) -> str:
         text = json.dumps({**dataclasses.asdict(self), "version": VERSION}, sort_keys=True)
@@ -132,7 +132,8 @@ def train_classifier(settings: ClassifierSettings, data_dir: str | os.PathLike |
     """Trains a :class:`DigitCNN` on MNIST; returns (model, test accuracy, seconds). Adam, with the
     learning rate halved each epoch after the first, optionally random shifts of up to ``shift`` pixels.
 
-    The defaults (4 epochs, no shifts) reach 99.09% test accuracy (docs/stacked_mnist.md)."""
+    The test accuracy of the defaults (4 epochs, no shifts) and of other settings:
+    docs/stacked_mnist.md, "The mode classifier"."""
     images, labels = load_mnist(data_dir, "train")
     test_images, test_labels = load_mnist(data_dir, "test")
     if settings.limit:

@@ -60,9 +60,9 @@ def add_batch_stat(ctx: TechniqueContext, stat: nn.Module) -> None:
 class MinibatchDiscrimination(nn.Module):
     """o (n, kernels): summed closeness of each sample to the others, per learned kernel.
 
-    ``double_backward=False`` computes the L1 distances with ``torch.cdist`` (about half the
-    time of the whole layer on CPU), whose backward cannot be differentiated again; with
-    ``True`` it broadcasts instead, for techniques that differentiate through D's gradients.
+    ``double_backward=False`` computes the L1 distances with ``torch.cdist`` (faster on CPU:
+    docs/results/performance.md), whose backward cannot be differentiated again; with ``True``
+    it broadcasts instead, for techniques that differentiate through D's gradients.
     """
 
     def __init__(self, feature_dim: int, kernels: int, kernel_dim: int, double_backward: bool = True) -> None:

@@ -13,7 +13,7 @@ Six VAEs with the same architecture, data and budget (see :mod:`.model` for the 
   points that prior samples miss.
 
 Data: MNIST from ``--data-dir`` (or ``$MODECOLLAPSE_DATA``), judged through the project's digit
-classifier (cached; trained once, about 20 s of CPU with the quick defaults, when the cache lacks it);
+classifier (cached; trained once when the cache lacks it, its cost in docs/results/scenarios.md);
 without MNIST (``--data auto`` and no directory), a 2D mixture, judged by its own modes.
 """
 from __future__ import annotations
