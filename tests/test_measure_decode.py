@@ -69,19 +69,33 @@ class Counting:
         return {"features": images.float().mean((2, 3))}
 
 
-def test_streamed_folder_writes_the_cache_file_the_whole_set_would_and_the_next_run_reads_it(tmp_path):
+@pytest.mark.parametrize("workers", [0, 2])
+def test_streamed_folder_writes_the_cache_file_the_whole_set_would_and_the_next_run_reads_it(tmp_path, workers):
+    """With workers on CPU the network runs in them (its count stays 0 here); the outputs, their
+    order and the cache file are the same either way."""
     folder = write(tmp_path / "imgs", 9)
     net, cache = Counting(), tmp_path / "cache"
-    first = load_network_outputs(str(folder), net, outputs=("features",), batch_size=4, cache_dir=cache, workers=1)
-    assert net.seen == 9
+    first = load_network_outputs(str(folder), net, outputs=("features",), batch_size=4, cache_dir=cache, workers=workers)
     x = reference(folder)
     assert cache_file(cache, x, net).is_file()  # the name the decode-first path looks up
     assert torch.equal(first["features"], x.float().mean((2, 3)))
-    again = load_network_outputs(str(folder), net, outputs=("features",), batch_size=4, cache_dir=cache, workers=1)
-    assert net.seen == 9 and torch.equal(again["features"], first["features"])
+    assert net.seen == (9 if workers == 0 else 0)
+    again = load_network_outputs(str(folder), net, outputs=("features",), batch_size=4, cache_dir=cache, workers=0)
+    assert net.seen == (9 if workers == 0 else 0) and torch.equal(again["features"], first["features"])  # read back
     other = write(tmp_path / "other", 3, seed=1)  # a cache of this network exists, but not for this set
-    load_network_outputs(str(other), net, outputs=("features",), batch_size=4, cache_dir=cache, workers=1)
-    assert net.seen == 12 and len(list(cache.glob("counting-test-*.pt"))) == 2
+    load_network_outputs(str(other), net, outputs=("features",), batch_size=4, cache_dir=cache, workers=0)
+    assert net.seen == (12 if workers == 0 else 3) and len(list(cache.glob("counting-test-*.pt"))) == 2
+
+
+def test_network_failure_in_a_worker_is_one_sentence(tmp_path):
+    folder = write(tmp_path / "imgs", 5)
+
+    class Failing(Counting):
+        def outputs_of(self, images, names):
+            raise RuntimeError("boom")
+
+    with pytest.raises(ConfigError, match="the feature extractor failed on a batch of shape .*boom"):
+        load_network_outputs(str(folder), Failing(), outputs=("features",), batch_size=4, workers=2)
 
 
 def test_an_unreadable_file_or_another_size_is_one_sentence_naming_it(tmp_path):
@@ -94,6 +108,8 @@ def test_an_unreadable_file_or_another_size_is_one_sentence_naming_it(tmp_path):
     for batch_size in (2, 6):  # the odd one in a later batch, or inside the first one
         with pytest.raises(ConfigError, match=r"differ in size \(005\.png is 4x4, the first is 9x7\)"):
             list(image_batches(image_files(folder2), folder=folder2, batch_size=batch_size, workers=1))
+        with pytest.raises(ConfigError, match=r"differ in size \(005\.png is 4x4"):  # the network in the workers
+            load_network_outputs(str(folder2), Counting(), outputs=("features",), batch_size=batch_size, workers=1)
 
 
 def test_negative_workers_is_one_sentence_and_exit_2(tmp_path):

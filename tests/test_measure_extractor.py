@@ -53,7 +53,8 @@ def test_measure_folders_prints_paper_metrics_and_caches_the_real_features(tmp_p
     write_pngs(tmp_path / "fake", pixels(4, 1))
     argv = ["measure", "--real", str(tmp_path / "real"), "--fake", str(tmp_path / "fake"), "--extractor", "inception-v3",
             "--extractor-weights", str(weights), "--feature-cache", str(tmp_path / "cache"), "--isc-splits", "2",
-            "--kid-subset-size", "3", "--metrics", "precision,recall,density,coverage,fid,kid,isc", "--batch-size", "4"]
+            "--kid-subset-size", "3", "--metrics", "precision,recall,density,coverage,fid,kid,isc", "--batch-size", "4",
+            "--workers", "0"]  # the network in this process, where count_images counts
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert sum(count_images) == 10  # real and fake

@@ -142,6 +142,16 @@ def logits_output(extractor: Extractor) -> str | None:
     return getattr(extractor, "logits_output", None)
 
 
+def progress_bar(total: int | None, label: bool | str):
+    """A tqdm bar in images per second on stderr, shown only on a terminal; None when ``label`` is False."""
+    if not label:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label if isinstance(label, str) else "features", unit="img", file=sys.stderr,
+                disable=None, leave=False, smoothing=0.1)  # disable=None: off when not a terminal
+
+
 def extract_outputs(
     x: torch.Tensor, extractor: Extractor, *, outputs: tuple[str, ...] = ("features",), batch_size: int = 256,
     device: str | torch.device = "cpu", progress: bool | str = False,
@@ -166,12 +176,7 @@ def extract_batches(
         raise ConfigError(f"the feature extractor has no output {unknown[0]!r}; it gives: {', '.join(have)}.")
     several = hasattr(extractor, "outputs_of")
     parts: dict[str, list[torch.Tensor]] = {o: [] for o in outputs}
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, desc=progress if isinstance(progress, str) else "features", unit="img",
-                   file=sys.stderr, disable=None, leave=False, smoothing=0.1)  # None: off when not a terminal
+    bar = progress_bar(total, progress)
     try:
         with torch.no_grad():
             for batch in batches:

@@ -2,12 +2,20 @@
 
 :func:`image_batches` yields the images of a folder (sorted, recursive, as
 :func:`~modecollapse.fileio.image_files` lists them) as uint8 tensors (b, C, H, W) in file order:
-a ``torch.utils.data.DataLoader`` over the files whose ``workers`` processes each decode and,
-with ``image_size``, resize whole batches with Pillow exactly as the one-process reader
+a ``torch.utils.data.DataLoader`` whose ``workers`` processes each decode (and, with
+``image_size``, resize) whole batches with Pillow exactly as the one-process reader
 (:func:`~modecollapse.fileio.read_image`) does, so the network gets the same bytes either way.
-With ``workers=0`` the main process decodes. A file that cannot be read, or an image whose size
-differs from the first one's, is one :class:`ConfigError` naming it, raised in the main process
-(a worker hands the sentence back rather than a traceback).
+With ``workers=0`` the main process decodes.
+
+Given a ``network`` (a function uint8 batch -> name -> (b, d) outputs), each worker also runs
+it on the batch it decoded and hands back the outputs: on CPU every worker is one more network
+running on one thread (the DataLoader sets each worker to one), which keeps all cores busy
+without the threads of one process waiting on each other, the way intra-op threads do at every
+layer, and badly so when other jobs hold some of the cores.
+
+A file that cannot be read, an image whose size differs from the first one's, or a network
+that fails is one :class:`ConfigError` naming it, raised in the main process (a worker hands
+the sentence back rather than a traceback).
 
 :class:`StreamingFingerprint` hashes the batches as they pass, so a folder's fingerprint
 (:func:`modecollapse.metrics.reference.fingerprint` of the whole (n, C, H, W) tensor) is known
@@ -16,7 +24,7 @@ without holding every image at once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,59 +33,80 @@ import torch
 from ..errors import ConfigError
 from ..fileio import read_image
 
-#: how many batches each worker decodes ahead of the network
+#: how many batches each worker prepares ahead of the main process
 PREFETCH = 2
 
+Network = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 
-class _Files(torch.utils.data.Dataset):
-    """Item i: the decoded image i (H, W[, C]) uint8, or the sentence saying why it cannot be read."""
 
-    def __init__(self, files: list[Path], *, mode: str, side: int | None) -> None:
-        self.files, self.mode, self.side = files, mode, side
+class _Batches(torch.utils.data.Dataset):
+    """Item b: batch b of the files as (pixels (b, C, H, W) uint8 or None, the shape (C, H, W) of
+    an image, outputs or None), or the sentence saying what went wrong (``"shape:<file index>"``
+    for an image of another size than the batch's first)."""
+
+    def __init__(self, files: list[Path], *, batch_size: int, mode: str, side: int | None,
+                 network: Network | None, keep_pixels: bool) -> None:
+        self.files, self.batch_size, self.mode, self.side = files, batch_size, mode, side
+        self.network, self.keep_pixels = network, keep_pixels
 
     def __len__(self) -> int:
-        return len(self.files)
+        return -(-len(self.files) // self.batch_size)
 
-    def __getitem__(self, i: int) -> np.ndarray | str:
+    def __getitem__(self, b: int) -> tuple[torch.Tensor | None, tuple[int, ...], dict[str, torch.Tensor] | None] | str:
+        start = b * self.batch_size
+        arrays = []
         try:
-            return read_image(self.files[i], mode=self.mode, side=self.side)
+            for f in self.files[start : start + self.batch_size]:
+                arrays.append(read_image(f, mode=self.mode, side=self.side))
         except ConfigError as err:
             return str(err)
+        for i, a in enumerate(arrays):
+            if a.shape != arrays[0].shape:
+                return f"shape:{start + i}"
+        x = torch.from_numpy(np.stack(arrays))
+        x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2).contiguous()  # (b, C, H, W)
+        if self.network is None:
+            return x, tuple(x.shape[1:]), None
+        try:
+            out = self.network(x)
+        except ConfigError as err:
+            return str(err)
+        return (x if self.keep_pixels else None), tuple(x.shape[1:]), out
 
 
-def _stack(items: list[np.ndarray | str]) -> np.ndarray | str:
-    """A batch of decoded images -> (b, H, W[, C]) uint8, or the first error's sentence, or a
-    marker of the first image whose shape differs from the batch's first (``"shape:<index>"``)."""
-    for it in items:
-        if isinstance(it, str):
-            return it
-    first = items[0].shape
-    for i, it in enumerate(items):
-        if it.shape != first:
-            return f"shape:{i}"
-    return np.stack(items)
+def _as_is(item):
+    return item
+
+
+def decoded_batches(files: list[Path], *, folder: Path, batch_size: int, image_size: int | None = None,
+                    mode: str = "RGB", workers: int = 0, network: Network | None = None, keep_pixels: bool = True,
+                    ) -> Iterator[tuple[torch.Tensor | None, dict[str, torch.Tensor] | None]]:
+    """(pixels, outputs) of each batch of ``files``, in order: the uint8 images (b, C, H, W) (None
+    when ``network`` is given and not ``keep_pixels``) and ``network``'s outputs on them (None
+    without a network), decoded (and run) by ``workers`` processes; see the module docstring."""
+    data = _Batches(files, batch_size=batch_size, mode=mode, side=image_size, network=network, keep_pixels=keep_pixels)
+    loader = torch.utils.data.DataLoader(data, batch_size=None, shuffle=False, num_workers=workers,
+                                         collate_fn=_as_is, prefetch_factor=PREFETCH if workers else None)
+    first: tuple[int, ...] | None = None
+    for b, item in enumerate(loader):
+        if isinstance(item, str) and item.startswith("shape:"):
+            item = _size_error(folder, files[int(item.split(":")[1])], files[0], image_size, mode)
+        if isinstance(item, str):
+            raise ConfigError(item)
+        pixels, shape, out = item
+        if first is None:
+            first = shape
+        elif shape != first:
+            raise ConfigError(_size_error(folder, files[b * batch_size], files[0], image_size, mode))
+        yield pixels, out
 
 
 def image_batches(files: list[Path], *, folder: Path, batch_size: int, image_size: int | None = None,
                   mode: str = "RGB", workers: int = 0) -> Iterator[torch.Tensor]:
-    """The images in ``files`` (of ``folder``) as uint8 (b, C, H, W) batches, in order; see the module docstring."""
-    loader = torch.utils.data.DataLoader(
-        _Files(files, mode=mode, side=image_size), batch_size=batch_size, shuffle=False, num_workers=workers,
-        collate_fn=_stack, prefetch_factor=PREFETCH if workers else None, persistent_workers=False)
-    first: tuple[int, ...] | None = None
-    for b, batch in enumerate(loader):
-        start = b * batch_size
-        if isinstance(batch, str) and batch.startswith("shape:"):
-            bad = start + int(batch.split(":")[1])
-            batch = _size_error(folder, files[bad], files[0], image_size, mode)
-        if isinstance(batch, str):
-            raise ConfigError(batch)
-        if first is None:
-            first = batch.shape[1:]
-        elif batch.shape[1:] != first:
-            raise ConfigError(_size_error(folder, files[start], files[0], image_size, mode))
-        x = torch.from_numpy(batch)
-        yield x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2).contiguous()  # (b, C, H, W)
+    """The images in ``files`` (of ``folder``) as uint8 (b, C, H, W) batches, in order, decoded by ``workers`` processes."""
+    for pixels, _ in decoded_batches(files, folder=folder, batch_size=batch_size, image_size=image_size, mode=mode,
+                                     workers=workers):
+        yield pixels  # type: ignore[misc]
 
 
 def _size_error(folder: Path, bad: Path, first: Path, image_size: int | None, mode: str) -> str:

@@ -17,6 +17,7 @@ Every failure is a :class:`ConfigError` that names the file.
 """
 from __future__ import annotations
 
+import os
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -27,8 +28,9 @@ import torch
 
 from ..errors import ConfigError
 from ..features import Extractor, extract, extract_batches, extract_outputs
+from ..features.base import progress_bar
 from ..fileio import IMAGE_SUFFIXES, atomic_torch_save, image_files
-from .decode import StreamingFingerprint, image_batches
+from .decode import StreamingFingerprint, decoded_batches, image_batches
 
 CACHE_FORMAT = "modecollapse-features-1"
 TENSOR_KEYS = ("features", "samples", "x", "arr_0")
@@ -69,6 +71,14 @@ def _to_tensor(value: object, path: Path) -> torch.Tensor:
     return value
 
 
+def default_workers(device: str | torch.device = "cpu") -> int:
+    """Worker processes for an image folder when none are asked for: on CPU one per thread torch
+    would use (each runs the network on one thread, :mod:`.decode`); with a GPU, decoders for it."""
+    if torch.device(device).type == "cpu":
+        return torch.get_num_threads()
+    return min(4, os.cpu_count() or 1)
+
+
 def folder_files(folder: Path) -> list[Path]:
     """The image files under ``folder`` (sorted, recursive); none is a :class:`ConfigError`."""
     files = image_files(folder)
@@ -78,17 +88,19 @@ def folder_files(folder: Path) -> list[Path]:
 
 
 def load_images(folder: Path, *, image_size: int | None = None, mode: str = "RGB", uint8: bool = False,
-                workers: int = 0) -> torch.Tensor:
+                workers: int | None = 0) -> torch.Tensor:
     """All images under ``folder`` (sorted, recursive) -> (n, C, H, W) float32 in [0, 1], or
-    the uint8 pixel values when ``uint8``; decoded by ``workers`` processes (0: this one)."""
+    the uint8 pixel values when ``uint8``; decoded by ``workers`` processes (0: this one; None:
+    :func:`default_workers`)."""
     files = folder_files(folder)
+    workers = default_workers() if workers is None else workers
     x = torch.cat(list(image_batches(files, folder=folder, batch_size=256, image_size=image_size, mode=mode,
                                      workers=workers)))
     return x if uint8 else x.float().div_(255.0)
 
 
 def load_raw(spec: str, *, image_size: int | None = None, image_mode: str = "RGB", uint8: bool = False,
-             workers: int = 0) -> torch.Tensor:
+             workers: int | None = 0) -> torch.Tensor:
     """The samples in ``spec`` as a tensor (n, ...), before feature extraction (a folder's
     images as uint8 when ``uint8``, decoded by ``workers`` processes)."""
     path, key = _split_key(spec)
@@ -130,7 +142,7 @@ def load_features(
     batch_size: int = 256,
     device: str | torch.device = "cpu",
     name: str = "samples",
-    workers: int = 0,
+    workers: int | None = 0,
 ) -> torch.Tensor:
     """Features (n, d) from ``spec``: float32 (float64 kept), one row per sample (a folder's images
     decoded by ``workers`` processes)."""
@@ -214,18 +226,39 @@ def extract_cached(x: torch.Tensor, extractor: Extractor, *, outputs: tuple[str,
 def _stream_folder(folder: Path, files: list[Path], extractor: Extractor, *, outputs: tuple[str, ...],
                    cache_dir: Path | None, image_size: int | None, image_mode: str, batch_size: int,
                    device: str | torch.device, workers: int, progress: bool | str) -> dict[str, torch.Tensor]:
-    """The outputs on a folder's images, decoded by workers while the network runs, fingerprinted
-    on the way and written to the cache (when there is one) under the name :func:`cache_file` gives."""
+    """The outputs on a folder's images, decoded by workers while the network runs (on CPU, in
+    those workers: see :mod:`.decode`), fingerprinted on the way and written to the cache (when
+    there is one) under the name :func:`cache_file` gives."""
     fp = StreamingFingerprint(len(files))
+    kw = dict(folder=folder, batch_size=batch_size, image_size=image_size, mode=image_mode, workers=workers)
+    if torch.device(device).type == "cpu" and workers > 0:
 
-    def batches() -> Iterator[torch.Tensor]:
-        for b in image_batches(files, folder=folder, batch_size=batch_size, image_size=image_size, mode=image_mode,
-                               workers=workers):
-            if cache_dir is not None:
-                fp.update(b)
-            yield b
+        def network(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            return extract_outputs(x, extractor, outputs=outputs, batch_size=len(x))
 
-    got = extract_batches(batches(), extractor, outputs=outputs, device=device, total=len(files), progress=progress)
+        parts: dict[str, list[torch.Tensor]] = {o: [] for o in outputs}
+        bar = progress_bar(len(files), progress)
+        try:
+            for pixels, out in decoded_batches(files, network=network, keep_pixels=cache_dir is not None, **kw):
+                if pixels is not None:
+                    fp.update(pixels)
+                for o in outputs:
+                    parts[o].append(out[o])  # type: ignore[index]
+                if bar is not None:
+                    bar.update(len(out[outputs[0]]))  # type: ignore[index]
+        finally:
+            if bar is not None:
+                bar.close()
+        got = {o: torch.cat(p) for o, p in parts.items()}
+    else:
+
+        def batches() -> Iterator[torch.Tensor]:
+            for b in image_batches(files, **kw):
+                if cache_dir is not None:
+                    fp.update(b)
+                yield b
+
+        got = extract_batches(batches(), extractor, outputs=outputs, device=device, total=len(files), progress=progress)
     if cache_dir is not None:
         _write_cache(Path(cache_dir) / f"{extractor.cache_key}-{fp.hexdigest()}.pt", len(files), got)  # type: ignore[attr-defined]
     return got
@@ -234,16 +267,18 @@ def _stream_folder(folder: Path, files: list[Path], extractor: Extractor, *, out
 def load_network_outputs(spec: str, extractor: Extractor, *, outputs: tuple[str, ...], name: str = "samples",
                          image_size: int | None = None, image_mode: str = "RGB", batch_size: int = 256,
                          device: str | torch.device = "cpu", cache_dir: Path | None = None,
-                         progress: bool = False, workers: int = 0) -> dict[str, torch.Tensor]:
+                         progress: bool = False, workers: int | None = 0) -> dict[str, torch.Tensor]:
     """The ``outputs`` (name -> (n, d)) of a pretrained network on the images in ``spec`` (a folder,
     an array or tensor file of images); cached in ``cache_dir`` when given.
 
-    A folder's images are decoded by ``workers`` processes (0: this one). They stream into the
-    network as they are decoded unless the cache may hold the result: then they are all decoded
+    A folder's images are decoded by ``workers`` processes (0: this one; None:
+    :func:`default_workers`), which on CPU also run
+    the network, one thread each (:mod:`.decode`). They stream into the network as they are decoded unless the cache may hold the result: then they are all decoded
     first, to fingerprint them and look the cache up (only when ``cache_dir`` already holds a file
     of this network; otherwise a miss is certain, and the fingerprint is taken as they stream).
     """
     label = f"{name} features" if progress else False
+    workers = default_workers(device) if workers is None else workers
     path, _ = _split_key(spec)
     if path.is_dir():
         files = folder_files(path)
