@@ -85,9 +85,9 @@ def add_parser(sub) -> None:
     g.add_argument("--image-mode", default="RGB", choices=["RGB", "L"], help="image channels read from a folder (default RGB)")
     g.add_argument("--batch-size", type=int, metavar="N",
                    help="batch size of the feature extractor (default 256; 50 for the pretrained networks)")
-    g.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="processes that decode an image folder while the feature network runs (default 1; 0: "
-                   "decode in this process)")
+    g.add_argument("--workers", type=int, metavar="N",
+                   help="processes that decode an image folder while the feature network runs; on CPU each also "
+                   "runs the network, on one thread (default: one per --threads; 0: all in this process)")
     from ..features.inference import PRECISIONS
 
     g.add_argument("--extractor-precision", default="float32", choices=PRECISIONS,
@@ -295,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
         check_out_file(args.out)  # a folder, under a file or not writable: one sentence before any work
     if args.batch_size is not None and args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}.")
-    if args.workers < 0:
+    if args.workers is not None and args.workers < 0:
         raise ConfigError(f"--workers must be >= 0 (0 decodes images in this process), got {args.workers}.")
     check_threads(args.threads)
     if args.threads is not None:
