@@ -153,3 +153,22 @@ def test_bad_inputs_raise_one_sentence():
     bad[5, 1] = float("inf")
     with pytest.raises(ConfigError, match="2 of 10 rows"):
         density_coverage(real=x, fake=bad, k=2)
+
+
+def test_onednn_and_mkl_products_give_the_same_counts_with_copies_and_ties(monkeypatch):
+    """The screening product runs on oneDNN on CPU where PyTorch has it, on MKL (addmm) elsewhere:
+    the exact comparisons decide every near-tie, so the four metrics are the same bits either way,
+    with copies of real samples and duplicates among them."""
+    from modecollapse.features import kernels
+
+    if not kernels.ONEDNN:
+        pytest.skip("this PyTorch has no oneDNN fused operators")
+    g = torch.Generator().manual_seed(3)
+    real = torch.randn(600, 64, generator=g) + 4 * torch.randint(0, 5, (600, 1), generator=g).float()
+    real[50:53] = real[7]  # duplicates: balls of radius 0
+    fake = torch.cat([real[:40], torch.randn(300, 64, generator=g) + 4.0])  # copies and fresh samples
+    fused = prdc(real=real, fake=fake, pr_k=3, dc_k=5, chunk_size=128)
+    monkeypatch.setattr(kernels, "ONEDNN", False)
+    plain = prdc(real=real, fake=fake, pr_k=3, dc_k=5, chunk_size=128)
+    assert fused == plain
+    assert torch.equal(knn_sqdist(real, k=5, chunk_size=128), knn_sqdist(real, k=5, chunk_size=200))

@@ -1,5 +1,6 @@
 """Inference kernels of the pretrained feature networks: a convolution with its ReLU and a linear
-layer with its GELU, each one pass over memory on CPU.
+layer with its GELU, each one pass over memory on CPU (the k-NN metrics' distance products use
+the linear one too).
 
 On CPU in float32 they call oneDNN's fused operators (``torch.ops.mkldnn._convolution_pointwise``
 and ``_linear_pointwise``, the ones PyTorch's own compiler emits for frozen CPU graphs): the
@@ -26,7 +27,8 @@ def _onednn_available() -> bool:
 ONEDNN = _onednn_available()
 
 
-def _fused(x: torch.Tensor) -> bool:
+def fused(x: torch.Tensor) -> bool:
+    """Whether the oneDNN kernels serve ``x``: float32 on CPU, outside autocast, where PyTorch has them."""
     return ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
 
 
@@ -34,7 +36,7 @@ def conv2d_relu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, *, st
                 padding: tuple[int, int]) -> torch.Tensor:
     """``relu(conv2d(x, weight, bias))`` for inference; (n, C, H, W) -> (n, C_out, H', W') in
     ``x``'s memory format (channels_last is the fast one on CPU)."""
-    if _fused(x):
+    if fused(x):
         return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, list(padding), list(stride), [1, 1], 1,
                                                        "relu", [], "")
     return F.conv2d(x, weight, bias, stride=stride, padding=padding).relu_()
@@ -42,7 +44,7 @@ def conv2d_relu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, *, st
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, *, gelu: bool = False) -> torch.Tensor:
     """``F.linear(x, weight, bias)`` (then the exact, erf GELU when ``gelu``) for inference: (..., d_in) -> (..., d_out)."""
-    if _fused(x):
+    if fused(x):
         return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "gelu" if gelu else "none", [],
                                                   "none" if gelu else "")
     y = F.linear(x, weight, bias)
