@@ -240,6 +240,8 @@ TINY = {
                            mixture_chains=1, gan_samples=20, gan_generations=1, gan_first_steps=5, gan_steps=2,
                            eval_samples=50),
     "profile-search": dict(background=100, iterations=2, replicates=1, seed_family_size=50, decoys=5),
+    "rl-post-training": dict(width=8, heads=1, pretrain_steps=2, steps=1, prompts_per_step=2, generations=2,
+                             eval_samples=2, betas=[0.0], entropy_bonuses=[]),
     "vae": dict(data="ring", train_size=200, steps=5, z_dim=2, hidden=8, fixed_stds=[0.1], eval_size=50, samples=50),
     "self-supervised": dict(train_size=200, test_size=100, steps=2, batch_size=16, rep_dim=8, emb_dim=4, hidden=16,
                             eval_every=1, probe_steps=2, methods=["vicreg"]),
