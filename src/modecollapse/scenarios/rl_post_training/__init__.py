@@ -54,9 +54,9 @@ class RLPostTrainingParams:
     heads: int = _p(4, "attention heads (they divide --width)", least=1)
     pretrain_steps: int = _p(600, "likelihood steps on the noisy task data", least=1)
     pretrain_batch: int = _p(64, "texts per pretraining step", least=1)
-    pretrain_lr: float = _p(2e-3, "peak AdamW learning rate of pretraining (one cycle)", above=0)
+    pretrain_lr: float = _p(2e-3, "peak AdamW learning rate of pretraining (linear warm-up, cosine decay)", above=0)
     noise: float = _p(0.5, "share of pretraining answers that are random digit strings", least=0, below=1)
-    steps: int = _p(100, "GRPO steps per setting", least=1)
+    steps: int = _p(60, "GRPO steps per setting", least=1)
     lr: float = _p(1.5e-3, "GRPO learning rate (constant)", above=0)
     prompts_per_step: int = _p(16, "prompts per GRPO step", least=1)
     generations: int = _p(8, "completions per prompt in a GRPO group", least=2)
@@ -117,7 +117,8 @@ def _write_completions(path: Path, prompt_texts: list[str], groups: list[list[st
 
 def _claim(pre: dict[str, Any], runs: dict[str, dict]) -> dict[str, Any]:
     """Per setting, the start and end of reward and of each diversity number, and whether the
-    claim held: reward rose and distinct correct answers fell."""
+    claim held: reward rose and distinct correct answers fell (``held``); whether the answers'
+    and the tokens' entropies fell beside it."""
     per = {}
     for name, r in runs.items():
         c = r["checks"]
@@ -127,6 +128,11 @@ def _claim(pre: dict[str, Any], runs: dict[str, dict]) -> dict[str, Any]:
         row["distinct_correct_peak"] = max(c["distinct_correct"])
         row["reward_rose"] = c["reward"][-1] > c["reward"][0]
         row["diversity_fell"] = c["distinct_correct"][-1] < c["distinct_correct"][0]
+        # the entropies as second opinions: a count of distinct correct answers also rises
+        # when more of the samples are correct, while the answers concentrate
+        row["answer_entropy_fell"] = c["answer_entropy"][-1] < c["answer_entropy"][0]
+        row["token_entropy_fell"] = (None if c["entropy"][0] is None or c["entropy"][-1] is None
+                                     else c["entropy"][-1] < c["entropy"][0])
         row["held"] = row["reward_rose"] and row["diversity_fell"]
         per[name] = row
     names = list(runs)
@@ -224,17 +230,24 @@ class RLPostTraining(Experiment):
         def row(name: str, d: dict, i: int | None = None) -> str:
             get = (lambda k: d[k]) if i is None else (lambda k: d[k][i])
             ent = get("entropy")
-            return (f"  {name:<14} reward {get('reward'):.3f}  pass@1 {get('pass@1'):.3f}  "
-                    f"pass@{k_mid} {get(f'pass@{k_mid}'):.3f}  pass@{kmax} {get(f'pass@{kmax}'):.3f}  "
-                    f"distinct correct {get('distinct_correct'):5.2f}  token entropy "
-                    + ("  -  " if ent is None else f"{ent:.3f}"))
+            return (f"  {name:<12}{get('reward'):9.3f}{get(f'pass@{k_mid}'):9.3f}{get(f'pass@{kmax}'):9.3f}"
+                    f"{get('distinct_correct'):9.2f}{get('answer_entropy'):9.3f}"
+                    + (f"{'-':>9}" if ent is None else f"{ent:9.3f}"))
 
-        lines = [f"per prompt, {n} samples; {result['possible']:.1f} correct answers exist on average:",
+        lines = [(f"{n} samples per prompt ({result['possible']:.1f} correct answers exist per prompt on average); "
+                  "the reward is the 0/1 verifier, so its mean is pass@1"),
+                 (f"  {'':<12}{'reward':>9}{f'pass@{k_mid}':>9}{f'pass@{kmax}':>9}{'distinct':>9}{'answer':>9}"
+                  f"{'token':>9}"),
+                 f"  {'':<12}{'':>9}{'':>9}{'':>9}{'correct':>9}{'entropy':>9}{'entropy':>9}",
                  row("pretrained", pre)]
         lines += [row(name, f, i) for i, name in enumerate(f["setting"])]
+        per = claim["per_setting"]
         held, not_held = claim["held_in"], claim["not_held_in"]
+        answer = [n for n in per if per[n]["answer_entropy_fell"]]
+        token = [n for n in per if per[n]["token_entropy_fell"]]
         lines.append(f"claim ({claim['statement']}): held in {', '.join(held) or 'none'}"
-                     + (f"; not in {', '.join(not_held)}" if not_held else "")
-                     + f"; across settings {claim['pairs_trading_reward_for_diversity']} of {claim['pairs']} "
-                       "pairs trade reward for diversity")
+                     + (f"; not in {', '.join(not_held)}" if not_held else "") + ".")
+        lines.append(f"  the answers' entropy fell in {len(answer)} of {len(per)} settings, the token entropy in "
+                     f"{len(token)}; across settings {claim['pairs_trading_reward_for_diversity']} of "
+                     f"{claim['pairs']} pairs trade final reward for distinct correct answers.")
         return "\n".join(lines)
