@@ -115,7 +115,7 @@ def _write_completions(path: Path, prompt_texts: list[str], groups: list[list[st
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def _claim(pre: dict[str, Any], runs: dict[str, dict]) -> dict[str, Any]:
+def _claim(runs: dict[str, dict]) -> dict[str, Any]:
     """Per setting, the start and end of reward and of each diversity number, and whether the
     claim held: reward rose and distinct correct answers fell (``held``); whether the answers'
     and the tokens' entropies fell beside it."""
@@ -177,10 +177,10 @@ class RLPostTraining(Experiment):
         probe_prompts = prompts()
         probe = grpo.Probe(tuple(probe_prompts), p.eval_samples, p.eval_every, p.max_new_tokens, p.temperature,
                            seed=ctx.seed * 1_000_003 + 500_009)
-        # each prompt as often as a step needs, so a step's prompts are distinct where they can be
         # every setting trains under the same seed (the same first batch), so they differ only
         # in their KL weight and entropy bonus
         train_seed = ctx.seed * 1_000_003 + 11
+        # each prompt as often as a step needs, so a step's prompts are distinct where they can be
         train_prompts = probe_prompts * max(1, -(-p.prompts_per_step // len(probe_prompts)))
         with tempfile.TemporaryDirectory(prefix="rl-post-training-") as work, \
                 ctx.bar(p.pretrain_steps + p.steps * len(runs_to_do), "pretrain + GRPO") as bar:
@@ -216,7 +216,7 @@ class RLPostTraining(Experiment):
             final[key] = [r["checks"][key][-1] for r in runs.values()]
         result = {"pretrained": pre, "pretrain": {"steps": p.pretrain_steps, "loss_first": losses[0],
                                                   "loss_last": statistics.fmean(losses[-20:])},
-                  "runs": runs, "final": final, "claim": _claim(pre, runs), "ks": ks,
+                  "runs": runs, "final": final, "claim": _claim(runs), "ks": ks,
                   "samples_per_prompt": p.eval_samples, "possible": numbers["possible"], "prompts": probe_prompts}
         plots.curves(ctx.path("rl_post_training.png"), result, smooth=p.eval_every)
         plots.reward_vs_diversity(ctx.path("reward_vs_diversity.png"), result)
