@@ -4,8 +4,8 @@ float32 unless the user opts in to less.
 Chunks: on CPU a network sees :data:`CPU_CHUNK` images at a time, whatever the batch size. The
 large activations of a chunk then stay below the size from which the C allocator maps fresh
 pages from the kernel for every allocation and unmaps them at every free (then every batch
-costs page faults and zeroing in the kernel: a third of the CPU time at batches of 50); chunks
-also keep a layer's activations nearer the caches. On a GPU the whole batch runs at once.
+costs page faults and zeroing in the kernel, measured in ``docs/results/performance.md``);
+chunks also keep a layer's activations nearer the caches. On a GPU the whole batch runs at once.
 
 Precision:
 
@@ -18,8 +18,8 @@ Precision:
 * ``bf16``: ``torch.autocast`` to bfloat16 (8-bit mantissa), on a GPU or a CPU.
 
 The reduced precisions change the features, and so FID, by more than the tolerances the tests
-hold against the reference implementations; what they cost in FID is in
-``docs/results/performance.md``. The caller's settings are restored after each batch.
+hold against the reference implementations; ``docs/results/performance.md`` says what is known
+of their cost in FID. The caller's settings are restored after each batch.
 """
 from __future__ import annotations
 
