@@ -430,13 +430,9 @@ def _ball_counts(
     # int32 sums of a block are exact and ~6x faster than the default int64 ones
     col_counts = sure.sum(0, dtype=torch.int32).long()
     row_counts = sure.sum(1, dtype=torch.int32).long()
-    maybe = d2 < hi_
-    rows_maybe = maybe.sum(1, dtype=torch.int32).long()
-    open_rows = (rows_maybe > row_counts).nonzero(as_tuple=True)[0]  # rows with a pair inside the bound
-    if len(open_rows):
-        unsure = maybe[open_rows].logical_xor_(sure[open_rows])
-        ii, jj = unsure.nonzero(as_tuple=True)
-        ii = open_rows[ii]
+    # the pairs inside the bound: one scan of the block (gathering the rows that have some cost more)
+    ii, jj = (d2 < hi_).logical_xor_(sure).nonzero(as_tuple=True)
+    if len(ii):
         exact = _pairs_exact(real, ii + i0, fake, jj + j0, d2.device, dtype)
         inside = exact < (rad[ii] if rows else rad[jj])
         col_counts.index_add_(0, jj[inside], torch.ones_like(jj[inside]))

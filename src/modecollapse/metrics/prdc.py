@@ -91,7 +91,8 @@ def prdc(
         real, fake = real.to(torch.float64), fake.to(torch.float64)
     if real_knn is None or real_knn.shape[1] < need or len(real_knn) != len(real):
         real_knn = knn_sqdist(real, k=kmax, chunk_size=chunk_size, device=device)
-    real_cols = [radii2_from_knn(real_knn, k) for k in ks]
+    radii_ks = sorted(set(ks))  # pr_k == dc_k (prdc's single nearest_k): one set of balls, counted once
+    real_cols = [radii2_from_knn(real_knn, k) for k in radii_ks]
     fake_r2 = None
     if pr_k is not None:
         fake_r2 = radii2_from_knn(knn_sqdist(fake, k=pr_k, chunk_size=chunk_size, device=device), pr_k)[:, None]
@@ -101,10 +102,11 @@ def prdc(
     )
     precision = recall = density = coverage = None
     if pr_k is not None:
-        precision = float((cross.fake_in_real_balls[:, 0] > 0).double().mean())
+        col = radii_ks.index(pr_k)
+        precision = float((cross.fake_in_real_balls[:, col] > 0).double().mean())
         recall = float((cross.real_in_fake_balls[:, 0] > 0).double().mean())
     if dc_k is not None:
-        col = len(ks) - 1
+        col = radii_ks.index(dc_k)
         density = float(cross.fake_in_real_balls[:, col].double().sum() / (dc_k * len(fake)))
         coverage = float((cross.real_ball_counts[:, col] > 0).double().mean())
     return PRDC(precision, recall, density, coverage, pr_k, dc_k, len(real), len(fake))
