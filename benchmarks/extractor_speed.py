@@ -128,7 +128,7 @@ def main() -> None:
             ours, theirs, label = pair(name, Path(tmp))
             for s in sizes:
                 x = images[s]
-                ours(x[:2]), theirs(x[:2])  # warm-up
+                ours(x[: args.batch_size]), theirs(x[: args.batch_size])  # warm-up at the timed shapes (oneDNN builds kernels per shape)
                 tot = {"ours": [0.0, 0.0], "theirs": [0.0, 0.0]}
                 worst = 0.0
                 for r in range(args.rounds):
