@@ -32,11 +32,13 @@ $(STAMP): pyproject.toml Makefile
 run: $(STAMP)
 	$(VENV)/bin/modecollapse bench --suite quick --out runs/quick
 
+# The linter (ruff, configured in pyproject.toml) runs first: a lint error fails `make test`.
 # The tests run on TEST_WORKERS processes (pytest-xdist; each test uses one thread, conftest.py):
 # on a 2-core machine 2 take the suite from about 6.5 to 4.5 minutes. TEST_WORKERS=0 runs them in
 # this process (for pdb). The ten slowest are listed at the end, to keep an eye on.
 TEST_WORKERS ?= 2
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks docs/hooks.py
 	$(PY) -m pytest -n $(TEST_WORKERS) --durations=10
 
 # The documentation site (docs/, mkdocs.yml) into site/; the stamp installs the pinned `docs` extra

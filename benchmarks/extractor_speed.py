@@ -40,8 +40,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
 from modecollapse.features import resolve_extractor  # noqa: E402
 from modecollapse.features.dinov2 import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
-from reference_impls import (dinov2_vision_transformer, load_torch_fidelity, official,  # noqa: E402
-                             random_inception_state, randomise)
+from reference_impls import dinov2_vision_transformer, load_torch_fidelity, official, random_inception_state, randomise  # noqa: E402
 
 TOLERANCE = 1e-4
 VIT = {"vits14": (384, 12, 6), "vitb14": (768, 12, 12), "vitl14": (1024, 24, 16)}

@@ -99,7 +99,7 @@ def main() -> None:
         others = [runs[k][1] / ours_cpu for k in runs if not k.startswith("modecollapse")]
         if others:
             print(f"{n:>7} others' CPU time / ours (auto): " + ", ".join(f"{x:.2f}x" for x in others)
-                  + f"; subsets method alone: " + ", ".join(
+                  + "; subsets method alone: " + ", ".join(
                       f"{runs[k][1] / runs['modecollapse (subsets)'][1]:.2f}x" for k in runs
                       if not k.startswith("modecollapse")), flush=True)
 

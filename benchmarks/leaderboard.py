@@ -23,8 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from modecollapse.bench.sweep import BenchOptions, collect, run_suite  # noqa: E402
 from modecollapse.bench.suite import Suite, expand, load_suite  # noqa: E402
+from modecollapse.bench.sweep import BenchOptions, collect, run_suite  # noqa: E402
 from modecollapse.errors import ConfigError  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

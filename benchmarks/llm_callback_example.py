@@ -26,10 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "llm"))
 
 import torch  # noqa: E402
 from datasets import Dataset  # noqa: E402
+from task import correct, multiples_prompts  # noqa: E402
 from transformers import AutoTokenizer, PrinterCallback  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
-
-from task import correct, multiples_prompts  # noqa: E402
 
 from modecollapse import CollapseCallback  # noqa: E402
 

@@ -126,10 +126,9 @@ def write_dataset(folder: Path) -> Path:
 
 def truth(model_dir: Path, tokenizer) -> dict:
     """Distinct correct answers per prompt and pass@k from TRUTH_N samples of every task prompt."""
-    from transformers import AutoModelForCausalLM
-
     from sampling import sample_completions, truth_of
     from task import probe_for
+    from transformers import AutoModelForCausalLM
 
     prompts = list(probe_for("multiples").truth)
     model = AutoModelForCausalLM.from_pretrained(model_dir)

@@ -110,9 +110,9 @@ def run_case(impl: str, args: argparse.Namespace, n: int) -> dict | None:
 
 def copies_table(copies: int, seed: int) -> None:
     import torch
+    from prdc import compute_prdc
 
     from modecollapse.metrics import prdc as ours
-    from prdc import compute_prdc
 
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((10, 512)).astype(np.float32) * 0.5

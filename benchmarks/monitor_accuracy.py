@@ -39,18 +39,19 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from modecollapse import CollapseMonitor, TrainConfig  # noqa: E402
+from modecollapse.lab.presets import preset_values  # noqa: E402
 from modecollapse.metrics.modes import mode_stats  # noqa: E402
 from modecollapse.monitor import ALARMS  # noqa: E402
-from modecollapse.lab.presets import preset_values  # noqa: E402
 
 CHECK_EVERY = 100
 TRUTH_FROM = 500
@@ -132,8 +133,8 @@ def _vanilla_values(data: str) -> dict[str, Any]:
 def drive(spec: Spec, on_check: Callable[[int, Callable[[int, int], torch.Tensor], float, float], bool]) -> None:
     """Trains ``spec`` with the lab; calls ``on_check(step, sample, d_loss, g_loss)`` every
     CHECK_EVERY steps, where ``sample(n, seed)`` draws n generator samples; stops when it returns False."""
-    from modecollapse.techniques import HookTable
     from modecollapse.lab.train import build_run, generate, train_step
+    from modecollapse.techniques import HookTable
 
     values = {**spec.values, "steps": spec.steps, "seed": spec.seed, "eval_every": CHECK_EVERY,
               "checkpoint_every": spec.steps, "data_args": dict(spec.data_args)}
@@ -337,7 +338,7 @@ def signal_separation(results: list[dict[str, Any]], which: str) -> dict[str, di
             continue
         g = torch.tensor(good, dtype=torch.float64)
         b = torch.tensor(bad, dtype=torch.float64)
-        auc = float(((g[:, None] > b[None, :]).double().mean() + 0.5 * (g[:, None] == b[None, :]).double().mean()))
+        auc = float((g[:, None] > b[None, :]).double().mean() + 0.5 * (g[:, None] == b[None, :]).double().mean())
         out[name] = {"auc": auc, "median_healthy": float(g.median()), "median_collapsed": float(b.median()),
                      "n_healthy": len(good), "n_collapsed": len(bad)}
     return out

@@ -44,9 +44,9 @@ CHECK_EVERY = mi.CHECK_EVERY
 def replay_all(specs, folder: Path, settings=None, modes: str = "clusters") -> list[dict[str, Any]]:
     """Replays every recorded spec with the current monitor; specs without a recording are
     skipped. ``modes``: "clusters" (label-free) or "classifier" (the truth's digits as known modes)."""
-    from modecollapse.models.classifier import load_or_train
     from modecollapse.features.mnist import mnist_features
     from modecollapse.idx import load_mnist
+    from modecollapse.models.classifier import load_or_train
 
     images, labels = load_mnist(mi.MNIST_DIR, "train")
     truth = None

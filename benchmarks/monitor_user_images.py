@@ -1,6 +1,7 @@
 """A user's own MNIST GAN loop (plain PyTorch, the well-known MLP GAN) watched by CollapseMonitor with features="mnist"."""
 import torch
 from torch import nn
+
 from modecollapse import CollapseMonitor
 from modecollapse.idx import load_mnist
 

@@ -1,6 +1,7 @@
 """A plain PyTorch GAN loop of a user's own (not the lab) with CollapseMonitor added in three lines."""
 import torch
 from torch import nn
+
 from modecollapse import CollapseMonitor
 
 torch.manual_seed(0)

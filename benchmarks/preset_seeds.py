@@ -18,9 +18,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from modecollapse import TrainConfig
-from modecollapse.lab.train import train  # noqa: E402
 from modecollapse.bench.aggregate import summary_table  # noqa: E402
 from modecollapse.lab.presets import preset_values  # noqa: E402
+from modecollapse.lab.train import train  # noqa: E402
 
 
 def one(job: tuple[str, str, int, str]) -> tuple[str, dict]:

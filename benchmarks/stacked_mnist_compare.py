@@ -69,9 +69,9 @@ def rescore(run_dir: Path, confidence: float) -> dict:
     import torch
 
     from modecollapse.lab.config import TrainConfig
-    from modecollapse.metrics.modes import mode_stats
     from modecollapse.lab.rundir import load_checkpoint
     from modecollapse.lab.train import build_run, generate, load_checkpoint_state
+    from modecollapse.metrics.modes import mode_stats
 
     cache = run_dir / f"rescore-{confidence}.json"
     if cache.is_file():

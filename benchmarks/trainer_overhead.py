@@ -26,9 +26,11 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from modecollapse import TrainConfig, build_run
-from modecollapse.lab.train import train  # noqa: E402
-from modecollapse.lab.train import train_step  # noqa: E402
 from modecollapse.lab.presets import preset_values  # noqa: E402
+from modecollapse.lab.train import (
+    train,  # noqa: E402
+    train_step,  # noqa: E402
+)
 
 
 def config(steps: int) -> TrainConfig:

@@ -7,8 +7,8 @@ import torch
 import torch.distributed as dist
 
 from modecollapse import TechniqueSpec, TrainConfig
-from modecollapse.lab.train import train
 from modecollapse.lab.distributed import DDPStrategy, _leave_together
+from modecollapse.lab.train import train
 
 CFG = TrainConfig(data="ring", g_width=16, d_width=16, g_depth=1, d_depth=1, batch_size=16, eval_every=8,
                   eval_samples=100, checkpoint_every=8, steps=24, seed=2,

@@ -10,9 +10,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 from datasets import Dataset  # noqa: E402
-from llm_tiny import prompts, tokenizer  # noqa: E402
 from transformers import AutoModelForCausalLM, Trainer, TrainingArguments  # noqa: E402
 
+from llm_tiny import prompts, tokenizer  # noqa: E402
 from modecollapse.monitor.hf import CollapseCallback  # noqa: E402
 from modecollapse.monitor.text import TextMonitorSettings  # noqa: E402
 

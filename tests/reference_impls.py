@@ -32,7 +32,6 @@ from pathlib import Path
 import pytest
 import torch
 
-
 #: where ``make test`` installs the reference packages (``pip install --target``)
 REFS = Path(os.environ.get("MODECOLLAPSE_REFS", Path(sys.prefix) / "refs"))
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from modecollapse.bench.sweep import BenchOptions, resolved_config, run_suite
 from modecollapse.bench.suite import builtin_suites, expand, load_suite, parse_suite
+from modecollapse.bench.sweep import BenchOptions, resolved_config, run_suite
 from modecollapse.cli import main
 from modecollapse.errors import ConfigError
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from modecollapse.lab.config import TechniqueSpec, TrainConfig
 from modecollapse.errors import ConfigError
+from modecollapse.lab.config import TechniqueSpec, TrainConfig
 from modecollapse.models import DCGANDiscriminator, DCGANGenerator
 
 

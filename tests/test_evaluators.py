@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from modecollapse import TechniqueSpec
-from modecollapse.lab.train import train
 from modecollapse.cli import main
 from modecollapse.lab.evaluators import EVALUATORS, Evaluator, RollBack, StopTraining, register_evaluator
 from modecollapse.lab.rundir import load_checkpoint
+from modecollapse.lab.train import train
 
 
 @dataclass

@@ -444,8 +444,8 @@ def _snapshot(root: Path) -> dict[Path, bytes]:
 
 def _whole(path: Path) -> bool:
     """Whether a file a command wrote is complete: it reads as what it is."""
-    from modecollapse.lab import rundir
     from modecollapse.fileio import read_json
+    from modecollapse.lab import rundir
 
     if path.name == "metrics.jsonl":
         rundir.read_metrics(path.parent, notice=False)

@@ -12,7 +12,7 @@ import torch
 
 from modecollapse.features import extract_outputs, resolve_extractor
 from modecollapse.features.images import resize_bilinear_tf1, to_uint8
-from modecollapse.features.inception import OUTPUTS, FIDInceptionV3
+from modecollapse.features.inception import OUTPUTS
 from modecollapse.metrics import isc, kid
 from modecollapse.metrics.fid import fid
 from reference_impls import random_inception_state, torch_fidelity

@@ -14,7 +14,11 @@ from modecollapse.measure.completions import CompletionSet, TextOptions, load_co
 from modecollapse.measure.core import Inputs, MeasureParams, measure
 from modecollapse.measure.grouped import measure_grouped
 from modecollapse.metrics.completions import (
-    completion_entropy, prompt_dependence, repetition_rate, same_prompt_neighbours, unique_ratio,
+    completion_entropy,
+    prompt_dependence,
+    repetition_rate,
+    same_prompt_neighbours,
+    unique_ratio,
 )
 from modecollapse.metrics.grouped import by_group, group_index, summarise
 from modecollapse.metrics.passk import default_ks, pass_at_k, pass_at_k_groups

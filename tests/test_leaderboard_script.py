@@ -9,7 +9,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import leaderboard as lb  # noqa: E402
-
 from modecollapse.bench.leaderboard import RunResult, leaderboard  # noqa: E402
 from modecollapse.bench.suite import load_suite  # noqa: E402
 

@@ -7,7 +7,13 @@ import pytest
 
 from modecollapse.errors import ConfigError
 from modecollapse.metrics.sequence import (
-    bleu, bleu_against, distinct_n, ngram_coverage, ngram_entropy, self_bleu, sequence_diversity,
+    bleu,
+    bleu_against,
+    distinct_n,
+    ngram_coverage,
+    ngram_entropy,
+    self_bleu,
+    sequence_diversity,
 )
 
 LINE = "the cat sat on a mat".split()
@@ -203,8 +209,12 @@ def test_bleu_definition_is_checked_and_chosen_on_the_command_line(tmp_path, cap
 def test_sequence_metrics_dispatch_through_their_registry(monkeypatch):
     """measure_sequences runs whatever SEQUENCE_METRICS holds, and each spec's needs and
     direction are what the defaults, the checks and the result's higher_is_better read."""
-    from modecollapse.measure.sequences import (SEQUENCE_METRICS, SequenceMetricSpec, measure_sequences,
-                                                sequence_metric_names)
+    from modecollapse.measure.sequences import (
+        SEQUENCE_METRICS,
+        SequenceMetricSpec,
+        measure_sequences,
+        sequence_metric_names,
+    )
 
     spec = SequenceMetricSpec("lines", False, "number of fake lines (this test's)", ("real",),
                               lambda s: {"lines": float(len(s.fake))})

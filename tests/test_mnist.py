@@ -111,8 +111,8 @@ def test_mnist_matches_the_published_checks():
 
 @needs_mnist
 def test_classifier_cache_hash_and_reload(tmp_path, monkeypatch):
-    from modecollapse.models import classifier as C
     from modecollapse.features.mnist import mnist_features
+    from modecollapse.models import classifier as C
 
     tiny = C.ClassifierSettings(epochs=1, limit=256)
     torch.manual_seed(123)
@@ -206,6 +206,7 @@ def test_mnist_features_resize_square_images_of_other_sizes(tmp_path):
     images of another size are resized to 28, so the classifier reads them as MNIST; rows that
     are neither C x 784 values nor square images still get one clear sentence."""
     import torch.nn.functional as F
+
     from modecollapse.features.mnist import mnist_features, to_28
     from modecollapse.idx import load_mnist
     from modecollapse.models import classifier as C

@@ -14,7 +14,6 @@ datasets = pytest.importorskip("datasets")
 
 from conftest import REPO  # noqa: E402
 from llm_tiny import prompts, save_tiny_model, tokenizer, verifier  # noqa: E402
-
 from modecollapse.monitor.hf import STATE_FILE, CollapseCallback  # noqa: E402
 from modecollapse.monitor.text import TextMonitorSettings  # noqa: E402
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from modecollapse.lab.config import TechniqueSpec
-from modecollapse.monitor.lab import LabMonitor
 from modecollapse.lab.train import train
-
+from modecollapse.monitor.lab import LabMonitor
 from test_cli_train import TINY, run_cli  # the CLI driver and tiny run of the CLI tests
+
 
 def records(path):
     return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]

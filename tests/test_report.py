@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from modecollapse.bench.sweep import BenchOptions, run_suite
 from modecollapse.bench.suite import load_suite
+from modecollapse.bench.sweep import BenchOptions, run_suite
 from modecollapse.cli import main
 
 SUITE = """

@@ -11,16 +11,15 @@ import torch
 from torch import nn
 
 from modecollapse import TechniqueSpec, TrainConfig, build_run
-from modecollapse.lab.train import train
 from modecollapse.cli import main
 from modecollapse.errors import ConfigError
 from modecollapse.lab.rundir import load_checkpoint
+from modecollapse.lab.train import d_step, g_step, train, train_step
 from modecollapse.techniques import TECHNIQUES, library_order
 from modecollapse.techniques.batch_aware import MinibatchDiscrimination, MinibatchStd, Packed
 from modecollapse.techniques.generator_objectives import kl_entropy, latent_output_ratio
 from modecollapse.techniques.mixture import MixtureGenerator, split_latent
 from modecollapse.techniques.penalties import penalty
-from modecollapse.lab.train import d_step, g_step, train_step
 
 TINY = TrainConfig(data="ring", steps=6, batch_size=16, g_width=16, d_width=16, g_depth=1, d_depth=1,
                    eval_every=3, eval_samples=100, checkpoint_every=3, seed=5)
@@ -162,7 +161,7 @@ def test_techniques_see_a_narrow_context_not_the_run():
     ctx = run.ctx
     assert isinstance(ctx, TechniqueContext) and ctx.D is run.D and ctx.step == run.step
     with pytest.raises(AttributeError):
-        ctx.hooks  # the trainer's internals are not part of the interface
+        _ = ctx.hooks  # the trainer's internals are not part of the interface
     with pytest.raises(RuntimeError, match="setup only"):
         ctx.replace_discriminator(nn.Linear(2, 1))  # after set-up the optimisers hold D's parameters
 
@@ -550,8 +549,8 @@ def test_curriculum_starts_on_the_core_of_core_outliers():
 
 # -- precision aids over time ------------------------------------------------------------------
 def test_ema_generator_samples_with_the_averaged_weights():
-    from modecollapse.techniques.schedules import EMAGenerator
     from modecollapse.lab.train import generate
+    from modecollapse.techniques.schedules import EMAGenerator
 
     run = build_run(cfg_with("ema", {"decay": 0.9}))
     assert isinstance(run.G, EMAGenerator)

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from modecollapse import TrainConfig, build_run
-from modecollapse.lab.train import train
 from modecollapse.errors import ConfigError
 from modecollapse.lab.rundir import load_checkpoint
+from modecollapse.lab.train import train
 
 
 def final_weights(out):

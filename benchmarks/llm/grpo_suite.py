@@ -33,14 +33,13 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 from datasets import Dataset  # noqa: E402
-from transformers import PreTrainedTokenizerFast  # noqa: E402
-from transformers.trainer_callback import PrinterCallback, ProgressCallback  # noqa: E402
-from trl import GRPOConfig, GRPOTrainer  # noqa: E402
-
 from recorder import CheckRecorder  # noqa: E402
 from rewards import reward_for  # noqa: E402
 from settings import SETTINGS, Setting  # noqa: E402
 from task import multiples_prompts, probe_for, sums_prompts  # noqa: E402
+from transformers import PreTrainedTokenizerFast  # noqa: E402
+from transformers.trainer_callback import PrinterCallback, ProgressCallback  # noqa: E402
+from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
 
 def run_name(setting: str, seed: int) -> str:

@@ -22,10 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
-
 from sampling import sample_completions, truth_of
-from task import (answer_set, build_tokenizer, multiples_prompts, probe_for, sums_prompts)
+from task import answer_set, build_tokenizer, multiples_prompts, probe_for, sums_prompts
+from transformers import GPT2Config, GPT2LMHeadModel
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

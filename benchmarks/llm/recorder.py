@@ -26,13 +26,12 @@ import json
 import math
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-
-from transformers import TrainerCallback
 
 from sampling import sample_completions, truth_of
 from task import correct
+from transformers import TrainerCallback
 
 
 class CheckRecorder(TrainerCallback):

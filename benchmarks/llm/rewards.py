@@ -18,7 +18,7 @@ flat batch of (prompt, completion) pairs, the n completions of a prompt side by 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from task import correct, parse_answer
 

@@ -16,8 +16,9 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -291,7 +292,7 @@ class DirLock:
             time.sleep(0.01)
         return {}
 
-    def acquire(self) -> "DirLock":
+    def acquire(self) -> DirLock:
         import fcntl  # POSIX only: the module itself imports everywhere
 
         for _ in range(50):
@@ -357,7 +358,7 @@ class DirLock:
         os.close(self.fd)
         self.fd = None
 
-    def __enter__(self) -> "DirLock":
+    def __enter__(self) -> DirLock:
         return self.acquire()
 
     def __exit__(self, *exc: Any) -> None:

@@ -14,8 +14,9 @@ import math
 import sys
 import types
 import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import field
-from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .errors import ConfigError
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 COLUMNS = ("modes", "hq_fraction", "reverse_kl")
 

@@ -12,15 +12,16 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from ..lab import rundir
-from .aggregate import mean_se, versus
-from ..lab.config import TrainConfig
 from ..errors import ConfigError
 from ..fileio import read_json
+from ..lab import rundir
+from ..lab.config import TrainConfig
+from .aggregate import mean_se, versus
 
 FINISHED = ("ok", "diverged")  # a diverged run is a result (the loss blew up), not a failure to retry
 ERROR_FILE = "error.json"

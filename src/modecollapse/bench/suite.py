@@ -45,8 +45,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from ..lab.config import TrainConfig
 from ..errors import ConfigError
+from ..lab.config import TrainConfig
 
 # train options that bench decides itself; a suite may not set them
 RESERVED = ("--out", "--resume", "--overwrite", "--json", "--dry-run", "--quiet", "--seed", "--data", "--data-arg")
@@ -96,7 +96,7 @@ class Suite:
         return [(d, m) for d in self.datasets for m in self.methods
                 if (m.datasets is None or d.name in m.datasets) and (d.methods is None or m.name in d.methods)]
 
-    def only(self, names: list[str]) -> "Suite":
+    def only(self, names: list[str]) -> Suite:
         """The suite restricted to the methods ``names`` (``--only``)."""
         known = [m.name for m in self.methods]
         for name in names:
@@ -104,7 +104,7 @@ class Suite:
                 raise ConfigError(f"--only: suite {self.name!r} has no method {name!r}; its methods are: {', '.join(known)}.")
         return dataclasses.replace(self, methods=tuple(m for m in self.methods if m.name in names))
 
-    def only_datasets(self, names: list[str] | None) -> "Suite":
+    def only_datasets(self, names: list[str] | None) -> Suite:
         """The suite restricted to the datasets ``names`` (``--datasets``); without names, the
         datasets not marked ``gpu = true``."""
         if names is None:

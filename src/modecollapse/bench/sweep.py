@@ -42,23 +42,32 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from tqdm.auto import tqdm
 
-from .leaderboard import (ERROR_FILE, FINISHED, RunResult, leaderboard, read_result, read_summary, run_problem,
-                                to_csv, to_text)
-from .report import write_report
-from .suite import RunSpec, Suite, expand, published_rows
+from ..errors import ConfigError
+from ..fileio import DirLock, Locked, atomic_write_bytes, atomic_write_text, check_out_dir, make_dir
 from ..lab import rundir
 from ..lab.config import TrainConfig
 from ..lab.train import resolve, train
-from ..errors import ConfigError
-from ..fileio import DirLock, Locked
-from ..fileio import atomic_write_bytes, atomic_write_text, check_out_dir, make_dir
+from .leaderboard import (
+    ERROR_FILE,
+    FINISHED,
+    RunResult,
+    leaderboard,
+    read_result,
+    read_summary,
+    run_problem,
+    to_csv,
+    to_text,
+)
+from .report import write_report
+from .suite import RunSpec, Suite, expand, published_rows
 
 RAY_HINT = "--backend ray needs Ray, an optional extra: pip install 'modecollapse[ray]'."
 

@@ -8,15 +8,16 @@ from typing import Any
 
 import torch
 
-from .common import add_field_options, check_threads, field_values, plain_fields, summary
 from ..data import DATASETS
 from ..data.base import Benchmark, GaussianMixture
 from ..errors import ConfigError
 from ..fileio import json_text
 from ..measure.core import METRICS, Inputs, MeasureParams, default_metrics, measure
 from ..measure.sequences import add_sequence_options, is_sequence_input, run_sequences, sequence_epilog
-from .measure_groups import add_group_options, add_grouped, check_group_args, human_groups, run_completions
 from ..registry import describe_params, params_from_strings, parse_pairs
+from .common import add_field_options, check_threads, field_values, plain_fields, summary
+from .measure_groups import add_group_options, add_grouped, check_group_args, human_groups, run_completions
+
 
 def metric_param_groups() -> dict[str, type]:
     """prefix -> parameter dataclass, one per group of metrics sharing parameters (pr: precision

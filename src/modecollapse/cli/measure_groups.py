@@ -69,7 +69,12 @@ def _write(args: argparse.Namespace, result: dict[str, Any], human: str) -> int:
 def run_completions(args: argparse.Namespace, params: Any) -> int:
     """``measure --fake FILE.jsonl``."""
     from ..measure.completions import (
-        TEXT_METRICS, TextOptions, human_completions, is_completions_input, load_completions, measure_completions,
+        TEXT_METRICS,
+        TextOptions,
+        human_completions,
+        is_completions_input,
+        load_completions,
+        measure_completions,
     )
 
     feature_only = {"--latent": args.latent, "--real-stats": args.real_stats, "--extractor": args.extractor,

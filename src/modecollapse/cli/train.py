@@ -9,8 +9,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..lab.config import TrainConfig
 from ..lab.options import PLAIN, RESUMABLE, add_train_options, config_from_args, with_evaluators, with_monitor
-from ..techniques import TECHNIQUES
 from ..registry import field_values
+from ..techniques import TECHNIQUES
 from .common import check_out_dir, check_threads, summary
 
 EXIT_DIVERGED = 1

@@ -4,9 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import params_from_dict
+
 # registration, in the order --help lists the benchmarks: the mixtures first, images last
-from . import synthetic  # noqa: F401,I001
-from . import image_folder, mnist  # noqa: F401,E402
+from . import (  # noqa: F401,E402
+    image_folder,
+    mnist,
+    synthetic,  # noqa: F401,I001
+)
 from .base import DATASETS, Assignment, Benchmark, GaussianMixture, hq_radius
 
 

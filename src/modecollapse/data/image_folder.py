@@ -15,8 +15,8 @@ that halves down to 4..7, e.g. 28, 32, 64) and kept as uint8 in memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch

@@ -33,6 +33,7 @@ from ..idx import load_mnist, resolve_data_dir, to_signed
 from ..models.classifier import ClassifierSettings, load_or_train, resolve_cache_dir
 from .base import DATASETS, Assignment, Benchmark
 
+
 class _Digits(Benchmark):
     """What MNIST and Stacked MNIST share: the training digits (N, 28, 28) uint8 with their
     labels, each digit's pool of rows, and the digit classifier loaded on first use."""

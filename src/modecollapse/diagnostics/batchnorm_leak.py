@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..metrics.modes import mode_stats
 from ..experiments import Experiment, register_diagnostic
+from ..metrics.modes import mode_stats
 from ._common import TrainConfig, generate, plt, save, tail_std, train_gan
 
 VARIANTS = {"none": "none", "batch-mixed": "batch", "batch-separate": "batch", "layer": "layer",

@@ -192,7 +192,7 @@ class Colorization(Experiment):
                 label="distance to the mean colour")
         ax2.axhline(p.chroma, color="tab:brown", ls=":", lw=0.8)
         ax.set_xticks(x, names, fontsize=7, rotation=15)
-        ax.set_ylabel("colours produced (of %d)" % p.colours)
+        ax.set_ylabel(f"colours produced (of {p.colours})")
         ax2.set_ylabel("mean distance to the mean colour")
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()

@@ -125,7 +125,7 @@ def dirac_analysis(p: Params, variant: str) -> dict:
     out = {"field_at_origin": v0.tolist(), "stationary_at_origin": stationary,
            "jacobian": None if jac is None else jac.tolist(), "eigenvalues": None if jac is None else eigen(jac)}
     for method in METHODS:
-        m = jacobian(lambda x: step(x, variant, method, p), origin) if stationary else None
+        m = jacobian(lambda x, method=method: step(x, variant, method, p), origin) if stationary else None
         path = [list(p.start)]
         x = torch.tensor(p.start, dtype=torch.float64)
         for _ in range(p.steps):

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from ..data import build_dataset
-from ..experiments import Experiment, register_diagnostic
 from ..errors import ConfigError
+from ..experiments import Experiment, register_diagnostic
 from ..lab.losses import LOSSES
 from ..techniques.penalties import penalty
 from ._common import plt, quantile_normal, save, small_critic

@@ -6,8 +6,17 @@ in ``weights.py``; importing this package also registers the MNIST classifier's 
 (``mnist.py``).
 """
 from . import mnist  # noqa: F401  (registers the mnist extractors)
-from .base import (EXTRACTORS, Extractor, extract, extract_batches, extract_outputs, load_callable, logits_output,
-                   output_names, resolve_extractor)
+from .base import (
+                   EXTRACTORS,
+                   Extractor,
+                   extract,
+                   extract_batches,
+                   extract_outputs,
+                   load_callable,
+                   logits_output,
+                   output_names,
+                   resolve_extractor,
+)
 
 __all__ = ["EXTRACTORS", "Extractor", "extract", "extract_batches", "extract_outputs", "load_callable", "logits_output",
            "output_names", "resolve_extractor"]

@@ -34,8 +34,8 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from .images import resize_bilinear_tf1, resize_pil_bicubic, to_uint8
-from .kernels import linear
 from .inference import check_precision, run_network
+from .kernels import linear
 from .weights import WeightFile, cache_key, find_weights, load_strict, read_state_dict, untouched_rng
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -128,7 +128,7 @@ class Block(nn.Module):
         return self.mlp.w3 if isinstance(self.mlp, SwiGLU) else self.mlp.fc2
 
 
-def fold_layer_scale(net: "DinoViT") -> "DinoViT":
+def fold_layer_scale(net: DinoViT) -> DinoViT:
     """Folds every block's LayerScale into the linear layer before it (the attention's output
     projection, the feed-forward layer's last layer), in place: ``gamma * (W x + b)`` is
     ``(gamma W) x + gamma b``; the LayerScales become identities. Returns ``net``, whose state

@@ -32,8 +32,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .images import resize_bilinear_tf1, to_uint8
-from .kernels import conv2d_relu
 from .inference import check_precision, run_network
+from .kernels import conv2d_relu
 from .weights import WeightFile, cache_key, find_weights, load_strict, read_state_dict, untouched_rng
 
 WEIGHTS = WeightFile(
@@ -56,7 +56,7 @@ class Conv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.bn(self.conv(x)))
 
-    def folded(self) -> "FoldedConv":
+    def folded(self) -> FoldedConv:
         """This unit with BatchNorm folded into the convolution: ``w * s`` and ``beta - mean * s``
         with ``s = gamma / sqrt(var + eps)`` per output channel, computed in float64."""
         bn, w = self.bn, self.conv.weight

@@ -13,7 +13,6 @@ cache has none.
 from __future__ import annotations
 
 import sys
-from typing import Union
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +20,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from .base import EXTRACTORS, Extractor
 
-PixelRange = Union[tuple[float, float], str]
+PixelRange = tuple[float, float] | str
 
 
 def guess_pixel_range(x: torch.Tensor) -> tuple[float, float]:

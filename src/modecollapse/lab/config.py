@@ -73,7 +73,7 @@ class TrainConfig:
     # training-time evaluators (evaluators.py); "modes" is always on and added when resolved
     evaluators: list[TechniqueSpec] = option(factory=list, help="training-time evaluators", flag="--evaluator", resume=True)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raises :class:`ConfigError` on the first invalid value; returns ``self``. The one
         check of a run's settings (``train.resolve`` calls it, again once ``arch`` is resolved)."""
         hints = typing.get_type_hints(type(self))
@@ -125,7 +125,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], where: str = "config") -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:
         """The config of ``values`` (a ``config.json`` object), each value checked against its
         field's type, techniques and evaluators as ``{"name": ..., "params": {...}}``; one
         sentence naming ``where`` and the key otherwise."""
@@ -149,7 +149,7 @@ class TrainConfig:
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "TrainConfig":
+    def load(cls, path: Path) -> TrainConfig:
         try:
             values = read_json(Path(path))
         except ConfigError as err:

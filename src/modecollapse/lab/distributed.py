@@ -41,8 +41,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from . import rundir
 from ..errors import ConfigError
+from . import rundir
 from .strategy import Strategy
 
 

@@ -46,15 +46,16 @@ NAME[:K=V,...]``). Nothing in ``train.py`` changes when one is added.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable
+from typing import Any, ClassVar
 
 import torch
 
 from ..data.base import Benchmark
-from .config import TechniqueSpec
 from ..metrics.modes import mode_stats
 from ..registry import NoParams, Registry
+from .config import TechniqueSpec
 
 
 class EvaluatorSignal(Exception):

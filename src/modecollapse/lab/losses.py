@@ -15,15 +15,15 @@ them); losses without targets declare ``uses_targets = False``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Union
 
 import torch
 import torch.nn.functional as F
 
 from ..registry import Registry
 
-Target = Union[float, torch.Tensor]
+Target = float | torch.Tensor
 
 
 @dataclass(frozen=True)

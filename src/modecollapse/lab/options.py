@@ -12,7 +12,15 @@ from pathlib import Path
 
 from ..data import DATASETS
 from ..errors import ConfigError
-from ..registry import add_field_options, describe_params, field_values, params_from_dict, params_from_strings, parse_pairs, plain_fields
+from ..registry import (
+    add_field_options,
+    describe_params,
+    field_values,
+    params_from_dict,
+    params_from_strings,
+    parse_pairs,
+    plain_fields,
+)
 from ..techniques import TECHNIQUES
 from .config import TechniqueSpec, TrainConfig
 from .evaluators import EVALUATORS

@@ -14,8 +14,9 @@ What each gives over seeds: docs/results/leaderboard.md ("Collapse on demand, an
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..data import DATASETS
 from ..errors import ConfigError

@@ -16,8 +16,16 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..fileio import (DirLock, atomic_torch_save, atomic_write, atomic_write_text, check_fields, make_dir, read_json,
-                      read_jsonl)
+from ..fileio import (
+    DirLock,
+    atomic_torch_save,
+    atomic_write,
+    atomic_write_text,
+    check_fields,
+    make_dir,
+    read_json,
+    read_jsonl,
+)
 
 IMAGE_SAMPLES_KEPT = 2500
 RUN_FILES = ("config.json", "metrics.jsonl", "summary.json", "samples.npy", "checkpoint.pt", "samples.png", "modes.png")

@@ -25,16 +25,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import rundir
-from .config import TechniqueSpec, TrainConfig
 from ..data import Benchmark, dataset_params
 from ..errors import ConfigError, TrainingDiverged
-from .evaluators import ALWAYS, EVALUATORS, EvalContext, Evaluator, RollBack, StopTraining
-from .losses import LOSSES, AdversarialLoss
 from ..models import ARCHS, resolve_arch
 from ..registry import params_from_dict
-from .strategy import SingleProcess, Strategy
 from ..techniques import TECHNIQUES, DBatch, GBatch, HookTable, Technique, TechniqueContext, library_order
+from . import rundir
+from .config import TechniqueSpec, TrainConfig
+from .evaluators import ALWAYS, EVALUATORS, EvalContext, Evaluator, RollBack, StopTraining
+from .losses import LOSSES, AdversarialLoss
+from .strategy import SingleProcess, Strategy
 
 
 @dataclass
@@ -390,7 +390,7 @@ class StopRequest:
             raise KeyboardInterrupt
         self.requested = True
 
-    def __enter__(self) -> "StopRequest":
+    def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():
             for sig in self.signals:
                 if signal.getsignal(sig) is not signal.SIG_IGN:  # a process told to ignore it keeps ignoring it

@@ -24,16 +24,24 @@ import json
 import math
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
 from ..errors import ConfigError
 from ..metrics.completions import (
-    ANSWER_EXTRACTORS, NORMALISERS, TextFn, completion_entropy, prompt_dependence, repetition_rate, resolve_text_fn,
-    same_prompt_neighbours, unique_ratio,
+    ANSWER_EXTRACTORS,
+    NORMALISERS,
+    TextFn,
+    completion_entropy,
+    prompt_dependence,
+    repetition_rate,
+    resolve_text_fn,
+    same_prompt_neighbours,
+    unique_ratio,
 )
 from ..metrics.grouped import GroupSummary, check_group_sizes, summarise
 from ..metrics.passk import default_ks, pass_at_k
@@ -64,7 +72,7 @@ class CompletionSet:
 
     @classmethod
     def from_rows(cls, prompts: Sequence[str], completions: Sequence[str], *, correct: Sequence[bool] | None = None,
-                  rewards: Sequence[float] | None = None) -> "CompletionSet":
+                  rewards: Sequence[float] | None = None) -> CompletionSet:
         """From one row per completion (prompts repeat); prompts keep their first-appearance order."""
         if len(prompts) != len(completions):
             raise ConfigError(f"got {len(prompts)} prompts for {len(completions)} completions; give one prompt per "
@@ -455,8 +463,8 @@ def _embedding_knn_per_prompt(fake: CompletionSet, real: CompletionSet, prep: _P
     """Per prompt: precision, recall, density and coverage of the completions' embeddings
     against the reference's completions of the same prompt (prompts both sets hold, with more
     than k completions on each side); empty when no prompt qualifies."""
-    from .grouped import measure_grouped
     from .core import Inputs
+    from .grouped import measure_grouped
 
     k = max(params.of("pr").k, params.of("dc").k)
     rrows = dict(zip(real.prompts, rprep.rows))

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -195,7 +196,7 @@ class MetricSpec:
     higher_is_better: bool
     summary: str
     needs: tuple[str, ...]  # of "real", "latent", "modes", "logits"
-    compute: Callable[["Session"], tuple[dict[str, Any], dict[str, Any]]]
+    compute: Callable[[Session], tuple[dict[str, Any], dict[str, Any]]]
     #: the metric's parameter dataclass (options --<prefix>-<field>); metrics that share
     #: parameters (precision and recall) give the same class and prefix
     Params: type | None = None

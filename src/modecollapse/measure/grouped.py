@@ -10,7 +10,8 @@ too; without them only the fake-only metrics (Vendi, effective rank ...) are gro
 from __future__ import annotations
 
 import sys
-from typing import Any, Hashable, Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any
 
 import torch
 

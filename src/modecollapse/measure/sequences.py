@@ -13,15 +13,23 @@ precision, recall, density and coverage with one).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from ..errors import ConfigError
 from ..metrics.sequence import (
-    BLEU_DEFINITIONS, Tokens, bleu_against, distinct_n, ngram_counts, ngram_coverage, ngram_entropy, self_bleu,
+    BLEU_DEFINITIONS,
+    Tokens,
+    bleu_against,
+    distinct_n,
+    ngram_counts,
+    ngram_coverage,
+    ngram_entropy,
+    self_bleu,
 )
 from ..registry import Registry
 

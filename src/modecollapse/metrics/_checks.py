@@ -71,7 +71,7 @@ def compute_dtype(*tensors: torch.Tensor) -> torch.dtype:
     return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
 
 
-def as_generator(seed: "int | torch.Generator") -> torch.Generator:
+def as_generator(seed: int | torch.Generator) -> torch.Generator:
     """A seed or a ``torch.Generator`` (used as is, so a caller can chain draws) -> a Generator.
     The one place the metrics turn their ``seed`` argument into a random stream."""
     return seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))

@@ -9,7 +9,7 @@ falls and ``reverse_kl`` rises.**
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -57,7 +57,7 @@ class GaussianMoments:
             self._outer.addmm_(c.T, c)
         self.n += len(x)
 
-    def merge(self, other: "GaussianMoments") -> "GaussianMoments":
+    def merge(self, other: GaussianMoments) -> GaussianMoments:
         """Adds ``other``'s rows (exactly: its sums are moved to this shift); returns self."""
         if other.n == 0 or other._shift is None:
             return self
@@ -79,7 +79,7 @@ class GaussianMoments:
         return {"n": self.n, "shift": self._shift, "sum": self._sum, "outer": self._outer}
 
     @classmethod
-    def from_state(cls, state: dict) -> "GaussianMoments":
+    def from_state(cls, state: dict) -> GaussianMoments:
         m = cls()
         m.n, m._shift, m._sum, m._outer = state["n"], state["shift"], state["sum"], state["outer"]
         return m
@@ -156,7 +156,7 @@ class StreamingFID:
         if fake is not None:
             self.fake.update(fake.detach())
 
-    def merge(self, other: "StreamingFID") -> "StreamingFID":
+    def merge(self, other: StreamingFID) -> StreamingFID:
         self.real.merge(other.real)
         self.fake.merge(other.fake)
         return self

@@ -310,7 +310,7 @@ class StreamingKID:
             check_features(fake, "fake")
             self.fake.update(fake)
 
-    def merge(self, other: "StreamingKID") -> "StreamingKID":
+    def merge(self, other: StreamingKID) -> StreamingKID:
         """Adds ``other``'s rows (as if its batches had followed this one's); returns self."""
         gen = torch.Generator().manual_seed(self.params["seed"] + 7)
         for side in ("real", "fake"):

@@ -17,7 +17,7 @@ Capacity in LLMs Beyond the Base Model?"), the per-prompt signature of answer co
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import ConfigError
 

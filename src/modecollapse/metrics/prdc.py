@@ -146,7 +146,7 @@ class StreamingPRDC:
             check_features(fake, "fake")
             self._fake.append(fake.detach().cpu())
 
-    def merge(self, other: "StreamingPRDC") -> "StreamingPRDC":
+    def merge(self, other: StreamingPRDC) -> StreamingPRDC:
         """Adds ``other``'s rows after this one's; returns self."""
         if other._real:
             self._real += other._real

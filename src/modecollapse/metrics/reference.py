@@ -63,7 +63,7 @@ class ReferenceStats:
         atomic_write(Path(path), lambda tmp: torch.save(self.to_state(), tmp))
 
     @classmethod
-    def load(cls, path: Path) -> "ReferenceStats":
+    def load(cls, path: Path) -> ReferenceStats:
         try:
             with warnings.catch_warnings():  # the error below is the one line the user sees
                 warnings.simplefilter("ignore")

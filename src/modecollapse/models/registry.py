@@ -14,8 +14,9 @@ The DCGAN architectures take their widths from the name, not from ``--g-width`` 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from torch import nn
 
@@ -25,16 +26,16 @@ from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..lab.config import TrainConfig
     from ..data.base import Benchmark
+    from ..lab.config import TrainConfig
 
 
 @dataclass(frozen=True)
 class Arch:
     """Builders of a generator and a discriminator (reading ``in_dim`` values per row)."""
 
-    generator: Callable[["TrainConfig", "Benchmark"], nn.Module]
-    discriminator: Callable[["TrainConfig", "Benchmark", int], nn.Module]
+    generator: Callable[[TrainConfig, Benchmark], nn.Module]
+    discriminator: Callable[[TrainConfig, Benchmark, int], nn.Module]
     needs_images: bool = False
 
 
@@ -58,7 +59,7 @@ ARCHS.add("dcgan", _dcgan(64))
 ARCHS.add("dcgan-small", _dcgan(16))
 
 
-def resolve_arch(name: str, dataset: "Benchmark") -> str:
+def resolve_arch(name: str, dataset: Benchmark) -> str:
     """``auto`` -> a concrete name for ``dataset``; checks that the architecture fits the data."""
     if name == "auto":
         return "dcgan-small" if dataset.image_shape is not None else "mlp"

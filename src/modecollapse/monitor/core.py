@@ -61,9 +61,10 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -161,7 +162,7 @@ class MonitorSettings:
     # (measured on MNIST runs covering 8-9 digits: modes_rel 0.14-0.33 raw, 0.77-0.93 l2).
     feature_norm: str = "auto"
 
-    def validate(self) -> "MonitorSettings":
+    def validate(self) -> MonitorSettings:
         for name in ("check_every", "batch_size", "min_samples", "reference_size", "k", "clusters", "patience",
                      "history", "max_warmup_checks", "warmup_patience", "starved_modes", "starved_checks",
                      "thin_checks"):

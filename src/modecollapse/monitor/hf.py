@@ -29,8 +29,9 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -94,7 +95,7 @@ class CollapseCallback(TrainerCallback):
         self._output_dir: str | None = None
 
     # -- placement -----------------------------------------------------------------------------
-    def attach(self, trainer: Any) -> "CollapseCallback":
+    def attach(self, trainer: Any) -> CollapseCallback:
         """Adds this callback to ``trainer`` as its first callback, so every logging callback
         (TensorBoard, W&B ...) runs after it and sees ``collapse/*``; returns self."""
         handler = trainer.callback_handler

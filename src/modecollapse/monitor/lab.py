@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
-from ..lab.config import TechniqueSpec
 from ..errors import ConfigError
+from ..lab.config import TechniqueSpec
 from ..lab.evaluators import EvalContext, Evaluator, RollBack, StopTraining, register_evaluator
 from .core import CollapseMonitor, MonitorSettings
 from .report import ALARMS

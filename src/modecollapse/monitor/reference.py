@@ -23,8 +23,8 @@ ring, a 1200-dimensional mixture or MNIST features alike. That calibration is bu
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

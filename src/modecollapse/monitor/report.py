@@ -1,9 +1,10 @@
 """The monitor's verdicts and its frozen report (a leaf module: the adapters and the core both read it)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 VERDICTS: tuple[str, ...] = ("warming-up", "healthy", "collapsing", "collapsed", "diverged")
 #: verdicts that mean "act now"

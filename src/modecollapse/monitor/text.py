@@ -34,15 +34,21 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
 from ..errors import ConfigError
 from ..metrics.completions import (
-    ANSWER_EXTRACTORS, NORMALISERS, TextFn, prompt_dependence, repetition_rate, resolve_text_fn,
+    ANSWER_EXTRACTORS,
+    NORMALISERS,
+    TextFn,
+    prompt_dependence,
+    repetition_rate,
+    resolve_text_fn,
 )
 from ..metrics.passk import pass_at_k
 from .base import MonitorBase
@@ -66,7 +72,7 @@ class TextMonitorSettings:
     short_words: float = 6.0  # completions of fewer words than this on average count characters as tokens
     history: int = 64  # checks kept (bounded memory)
 
-    def validate(self) -> "TextMonitorSettings":
+    def validate(self) -> TextMonitorSettings:
         for name in ("check_every", "patience", "history"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:

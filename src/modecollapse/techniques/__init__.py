@@ -14,6 +14,6 @@ from . import (  # noqa: F401  (registration)
     spectral_norm,
     weight_clip,
 )
-from .base import DBatch, GBatch, HookTable, Technique, TechniqueContext, TECHNIQUES, library_order, register
+from .base import TECHNIQUES, DBatch, GBatch, HookTable, Technique, TechniqueContext, library_order, register
 
 __all__ = ["DBatch", "GBatch", "HookTable", "TECHNIQUES", "Technique", "TechniqueContext", "library_order", "register"]

@@ -43,8 +43,9 @@ the final modules whatever came later (weight clipping after packing).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
@@ -109,10 +110,10 @@ class Technique:
         self.params = params
 
     # -- set-up --------------------------------------------------------------------------
-    def check(self, cfg: "TrainConfig", loss: "AdversarialLoss") -> None:
+    def check(self, cfg: TrainConfig, loss: AdversarialLoss) -> None:
         """Raise :class:`ConfigError` when this technique cannot work with ``cfg``."""
 
-    def setup(self, ctx: "TechniqueContext") -> None:
+    def setup(self, ctx: TechniqueContext) -> None:
         """Replace G or D (``ctx.replace_discriminator``) or add modules (``ctx.add_parameters``)
         before the optimisers exist."""
 
@@ -128,32 +129,32 @@ class Technique:
                               "instance-noise).")
 
     # -- hooks (override only what is needed) ---------------------------------------------
-    def sample_real(self, ctx: "TechniqueContext", n: int) -> torch.Tensor | None:
+    def sample_real(self, ctx: TechniqueContext, n: int) -> torch.Tensor | None:
         return None
 
-    def d_inputs(self, ctx: "TechniqueContext", real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def d_inputs(self, ctx: TechniqueContext, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return real, fake
 
-    def g_input(self, ctx: "TechniqueContext", fake: torch.Tensor) -> torch.Tensor:
+    def g_input(self, ctx: TechniqueContext, fake: torch.Tensor) -> torch.Tensor:
         return fake
 
-    def d_targets(self, ctx: "TechniqueContext", real_target: Any, fake_target: Any, batch: int) -> tuple[Any, Any]:
+    def d_targets(self, ctx: TechniqueContext, real_target: Any, fake_target: Any, batch: int) -> tuple[Any, Any]:
         """``batch`` is the number of D's verdicts (n, or n / m when D judges packs of m)."""
         return real_target, fake_target
 
-    def d_terms(self, ctx: "TechniqueContext", batch: DBatch) -> dict[str, torch.Tensor]:
+    def d_terms(self, ctx: TechniqueContext, batch: DBatch) -> dict[str, torch.Tensor]:
         return {}
 
-    def g_critic(self, ctx: "TechniqueContext", critic: Critic, judged: torch.Tensor) -> Critic:
+    def g_critic(self, ctx: TechniqueContext, critic: Critic, judged: torch.Tensor) -> Critic:
         return critic
 
-    def g_terms(self, ctx: "TechniqueContext", batch: GBatch) -> dict[str, torch.Tensor]:
+    def g_terms(self, ctx: TechniqueContext, batch: GBatch) -> dict[str, torch.Tensor]:
         return {}
 
-    def after_d_step(self, ctx: "TechniqueContext") -> None:
+    def after_d_step(self, ctx: TechniqueContext) -> None:
         pass
 
-    def after_g_step(self, ctx: "TechniqueContext") -> None:
+    def after_g_step(self, ctx: TechniqueContext) -> None:
         pass
 
     # -- checkpointing ----------------------------------------------------------------------
@@ -186,7 +187,7 @@ class HookTable:
     table: dict[str, list[Callable[..., Any]]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, techniques: list[Technique]) -> "HookTable":
+    def build(cls, techniques: list[Technique]) -> HookTable:
         return cls({h: [getattr(t, h) for t in techniques if t.overrides(h)] for h in HOOKS})
 
     def __getitem__(self, hook: str) -> list[Callable[..., Any]]:

@@ -16,8 +16,8 @@ import copy
 
 import torch
 
-from ...lab.config import TrainConfig
 from ...data.base import Assignment, Benchmark
+from ...lab.config import TrainConfig
 from ...lab.train import build_run, eval_seed, generate, train_step
 from .common import POLICIES, measure, training_set
 

@@ -10,8 +10,8 @@ for the 2D mixtures in data space with the benchmark's own modes.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
