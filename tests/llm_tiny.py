@@ -1,25 +1,15 @@
-"""A tiny causal LM for the language-model tests: a character tokenizer built with `tokenizers`
-and a 1-layer GPT-2 from a config, saved to a folder (nothing is downloaded)."""
+"""A tiny causal LM for the language-model tests: the rl-post-training scenario's character tokenizer
+(built with `tokenizers`) and a 1-layer GPT-2 from a config, saved to a folder (nothing is downloaded)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-CHARS = "0123456789k=:,+ abcdefghij"
-PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
-
 
 def tokenizer():
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+    """The rl-post-training scenario's character tokenizer (its CHARS cover "k=K:" prompts and digits)."""
+    from modecollapse.scenarios.rl_post_training.task import build_tokenizer
 
-    vocab = {t: i for i, t in enumerate([PAD, EOS, UNK, *CHARS])}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    from tokenizers import decoders
-
-    tok.decoder = decoders.Fuse()
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, eos_token=EOS, unk_token=UNK,
-                                   padding_side="left")
+    return build_tokenizer()
 
 
 def save_tiny_model(folder: Path, seed: int = 0) -> Path:
