@@ -19,7 +19,7 @@ own process, on the whole machine, the same metrics:
   Pillow, FID only.
 
 torch-fidelity's CLI needs the whole package, which ``make test`` does not keep (it removes the
-modules that import torchvision), and torchvision, which does not import beside this torch. So
+modules that load torchvision), and torchvision, which does not import beside this torch. So
 it is installed apart (``pip install --no-deps --target .venv/fidelity-cli torch-fidelity==0.4.0``)
 and started by a runner that puts in ``sys.modules`` a stand-in for the few torchvision names its
 modules import: ``transforms.functional.pil_to_tensor`` and ``transforms.Compose`` (what the
