@@ -71,7 +71,7 @@ import torch
 from ..errors import ConfigError
 from .base import MonitorBase
 from .reference import Reference, covered, unfilled
-from .report import ALARMS, KINDS, VERDICTS, MonitorReport
+from .report import ALARMS, KINDS, VERDICTS, MonitorReport, parse_report
 from .signals import CheckSignals, calibrate, latent_information, loss_dynamics, overlap
 
 STATE_VERSION = 2
@@ -444,27 +444,8 @@ class CollapseMonitor(MonitorBase):
         if not is_num(state["total_seconds"]) or state["total_seconds"] < 0:
             raise bad(f"total_seconds should be a number >= 0, got {state['total_seconds']!r:.80}")
         out["total_seconds"] = float(state["total_seconds"])
-        out["report"] = self._parse_report(state["report"], bad)
+        out["report"] = parse_report(state["report"], bad, KINDS)
         return out
-
-    @staticmethod
-    def _parse_report(r: Any, bad: Callable[[str], ConfigError]) -> MonitorReport | None:
-        if r is None:
-            return None
-        required = ("step", "verdict", "reason", "onset_step", "check", "seconds", "kind", "rollback_step")
-        core = (*required, "overhead")  # overhead: absent from states saved before it existed
-        ok = (isinstance(r, Mapping) and all(k in r for k in required) and isinstance(r["step"], int)
-              and (r.get("overhead") is None or (isinstance(r["overhead"], (int, float)) and 0 <= r["overhead"] <= 1))
-              and r["verdict"] in VERDICTS and isinstance(r["reason"], str) and r["kind"] in KINDS
-              and isinstance(r["check"], int) and isinstance(r["seconds"], (int, float))
-              and all(r[k] is None or isinstance(r[k], int) for k in ("onset_step", "rollback_step"))
-              and all(v is None or isinstance(v, (int, float)) for k, v in r.items() if k not in core))
-        if not ok:
-            raise bad("report should be a report's as_dict() with a known verdict and kind")
-        numbers = MappingProxyType({k: v for k, v in r.items() if k not in core})
-        return MonitorReport(r["step"], r["verdict"], r["reason"], r["onset_step"], r["check"], numbers,
-                             float(r["seconds"]), r["kind"], r["rollback_step"],
-                             None if r.get("overhead") is None else float(r["overhead"]))
 
     # -- input ---------------------------------------------------------------------------------
     @torch.no_grad()

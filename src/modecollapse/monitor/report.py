@@ -1,7 +1,7 @@
 """The monitor's verdicts and its frozen report (a leaf module: the adapters and the core both read it)."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -49,3 +49,24 @@ class MonitorReport:
         return {"step": self.step, "verdict": self.verdict, "reason": self.reason, "onset_step": self.onset_step,
                 "check": self.check, "kind": self.kind, "rollback_step": self.rollback_step, **dict(self.numbers),
                 "seconds": self.seconds, "overhead": self.overhead}
+
+
+def parse_report(r: Any, bad: Callable[[str], Exception], kinds: tuple[str, ...]) -> MonitorReport | None:
+    """A report back from its :meth:`MonitorReport.as_dict` (in a saved monitor state); ``kinds``:
+    the kinds its monitor names. A malformed one raises ``bad(what)``."""
+    if r is None:
+        return None
+    required = ("step", "verdict", "reason", "onset_step", "check", "seconds", "kind", "rollback_step")
+    core = (*required, "overhead")  # overhead: absent from states saved before it existed
+    ok = (isinstance(r, Mapping) and all(k in r for k in required) and isinstance(r["step"], int)
+          and (r.get("overhead") is None or (isinstance(r["overhead"], (int, float)) and 0 <= r["overhead"] <= 1))
+          and r["verdict"] in VERDICTS and isinstance(r["reason"], str) and r["kind"] in kinds
+          and isinstance(r["check"], int) and isinstance(r["seconds"], (int, float))
+          and all(r[k] is None or isinstance(r[k], int) for k in ("onset_step", "rollback_step"))
+          and all(v is None or isinstance(v, (int, float)) for k, v in r.items() if k not in core))
+    if not ok:
+        raise bad("report should be a report's as_dict() with a known verdict and kind")
+    numbers = MappingProxyType({k: v for k, v in r.items() if k not in core})
+    return MonitorReport(r["step"], r["verdict"], r["reason"], r["onset_step"], r["check"], numbers,
+                         float(r["seconds"]), r["kind"], r["rollback_step"],
+                         None if r.get("overhead") is None else float(r["overhead"]))

@@ -52,7 +52,7 @@ from ..metrics.completions import (
 )
 from ..metrics.passk import pass_at_k
 from .base import MonitorBase
-from .report import ALARMS, TEXT_KINDS, VERDICTS, MonitorReport
+from .report import ALARMS, TEXT_KINDS, MonitorReport, parse_report
 
 STATE_VERSION = 1
 
@@ -357,7 +357,7 @@ class TextCollapseMonitor(MonitorBase):
         if not isinstance(history, list) or not all(isinstance(h, Mapping) and isinstance(h.get("step"), int)
                                                      for h in history):
             raise bad("history should be a list of checks with integer steps")
-        report = _parse_report(state.get("report"), bad)
+        report = parse_report(state.get("report"), bad, TEXT_KINDS)
         self._reset_state()
         for key in self._STATE_TYPES:
             setattr(self, key if key in ("checks", "total_seconds") else f"_{key}", state[key])
@@ -494,19 +494,6 @@ class TextCollapseMonitor(MonitorBase):
                   f"{self._rollback_note('lower the learning rate or clip the gradients')}")
         return MonitorReport(step, "diverged", reason, self._onset, self.checks, MappingProxyType({"finite": 0}),
                              kind="diverged", rollback_step=self._last_healthy)
-
-
-def _parse_report(r: Any, bad: Callable[[str], ConfigError]) -> MonitorReport | None:
-    if r is None:
-        return None
-    core = ("step", "verdict", "reason", "onset_step", "check", "seconds", "kind", "rollback_step", "overhead")
-    if not (isinstance(r, Mapping) and all(k in r for k in core[:-1]) and r["verdict"] in VERDICTS
-            and r["kind"] in TEXT_KINDS and isinstance(r["step"], int) and isinstance(r["reason"], str)):
-        raise bad("the report is malformed")
-    numbers = MappingProxyType({k: v for k, v in r.items() if k not in core})
-    return MonitorReport(r["step"], r["verdict"], r["reason"], r["onset_step"], r["check"], numbers,
-                         float(r["seconds"]), r["kind"], r["rollback_step"],
-                         None if r.get("overhead") is None else float(r["overhead"]))
 
 
 def _groups(completions: Any, what: str) -> list[list[str]]:
