@@ -10,7 +10,9 @@ from __future__ import annotations
 import statistics
 
 import torch
-from task import answer_set, correct, parse_answer, pass_at_k
+from task import answer_set, correct, parse_answer
+
+from modecollapse.metrics.passk import pass_at_k
 
 PASS_KS = (1, 4, 8, 16, 32)
 

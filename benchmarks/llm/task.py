@@ -17,7 +17,6 @@ TRL's ``GRPOTrainer`` can use it.
 """
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 
@@ -69,15 +68,6 @@ def parse_answer(completion: str) -> str:
 def correct(prompt: str, completion: str) -> bool:
     """Whether the completion's answer is one of the prompt's correct answers."""
     return parse_answer(completion) in answer_set(prompt)
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k from n samples of which c are correct (Chen et al. 2021, Codex)."""
-    if k > n:
-        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
 @dataclass(frozen=True)

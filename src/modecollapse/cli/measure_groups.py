@@ -137,29 +137,32 @@ def load_group_ids(spec: str, *, samples: str, n: int, name: str) -> list[Any]:
             if not path.is_file():
                 raise ConfigError(f"no such {name} file: {path}.")
             ids = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        elif path.suffix.lower() == ".npy":  # numbers or strings (numpy, without pickled objects)
-            import numpy as np
-
-            if not path.is_file():
-                raise ConfigError(f"no such {name} file: {path}.")
-            try:
-                x = np.load(path, allow_pickle=False)
-            except (ValueError, OSError) as err:
-                raise ConfigError(f"cannot read {name} {path} as an array ({type(err).__name__}).") from None
+        else:
+            x = _id_array(path, spec, name)
             if x.ndim != 1 and not (x.ndim == 2 and x.shape[1] == 1):
                 raise ConfigError(f"{name} {spec} must hold one id per sample (shape (n,)), got {tuple(x.shape)}.")
             ids = x.reshape(-1).tolist()
-        else:
-            from ..measure.io import load_raw
-
-            t = load_raw(spec)
-            if t.ndim != 1 and not (t.ndim == 2 and t.shape[1] == 1):
-                raise ConfigError(f"{name} {spec} must hold one id per sample (shape (n,)), got {tuple(t.shape)}.")
-            ids = t.reshape(-1).tolist()
     if len(ids) != n:
         raise ConfigError(f"{name} gives {len(ids)} group ids but {samples} has {n} samples; give one id per sample, "
                           "in the order the samples are read (image folders: sorted file paths).")
     return ids
+
+
+def _id_array(path: Path, spec: str, name: str):
+    """The ids of an array file: a .npy through numpy (numbers or strings, no pickled objects),
+    anything else through measure's loader."""
+    if path.suffix.lower() != ".npy":
+        from ..measure.io import load_raw
+
+        return load_raw(spec)
+    import numpy as np
+
+    if not path.is_file():
+        raise ConfigError(f"no such {name} file: {path}.")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise ConfigError(f"cannot read {name} {path} as an array ({type(err).__name__}).") from None
 
 
 def add_grouped(args: argparse.Namespace, params: Any, inputs: Any, names: list[str] | None,

@@ -418,10 +418,9 @@ def measure_completions(
     if real is not None:
         t0 = time.perf_counter()
         rprep = _prepare(real, o, embedder, progress)
-        rnames = [n for n in names if all(
-            {"answers": rprep.answers is not None, "correct": real.correct is not None,
-             "rewards": real.rewards is not None, "embeddings": rprep.embeddings is not None}[x]
-            for x in TEXT_METRICS.get(n).needs)]
+        allowed = text_metric_names(real, has_answers=rprep.answers is not None,
+                                    has_embeddings=rprep.embeddings is not None)
+        rnames = [n for n in names if n in allowed]
         rsum = _per_prompt(rprep, real.prompts, rnames)
         rpooled = _pooled(real, rprep)
         ref: dict[str, Any] = {key: s.mean for key, s in rsum.items()}
