@@ -132,8 +132,9 @@ def text_signals(completions: Sequence[Sequence[str]], *, normalise: TextFn, ans
                  rewards: Sequence[Sequence[float]] | None = None, truncated: Sequence[Sequence[bool]] | None = None,
                  embeddings: Sequence[torch.Tensor] | None = None) -> TextSignals:
     """The signals of one check from the completions of each probe prompt (a list per prompt)."""
-    keys = [[(answer or normalise)(t) for t in group] for group in completions]
-    tokens = [[_tokens(normalise(t), chars) for t in group] for group in completions]
+    normalised = [[normalise(t) for t in group] for group in completions]
+    keys = [[answer(t) for t in group] for group in completions] if answer is not None else normalised
+    tokens = [[_tokens(t, chars) for t in group] for group in normalised]
     n_all = sum(len(g) for g in completions)
     reps = [r for group in tokens for r in (repetition_rate(t, 3 if chars else 2) for t in group) if r is not None]
     out: dict[str, Any] = dict(
